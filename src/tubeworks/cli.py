@@ -1,0 +1,45 @@
+"""The ``tubeworks`` command: one entry point, subcommands loaded on demand.
+
+Subcommands are imported lazily so that ``tubeworks queue`` starts listening quickly: it never
+pays for importing the supervisor, the web dashboard or the admin tools.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+import click
+
+# name -> "module:attribute" of a click command. Each part of tubeworks owns its own entries.
+LAZY_COMMANDS: dict[str, str] = {
+    "queue": "tubeworks.queue.cli:queue_command",
+    "demo": "tubeworks.demo:demo_command",
+}
+
+
+class LazyGroup(click.Group):
+    """A click group whose subcommands are imported only when used."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *LAZY_COMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = LAZY_COMMANDS.get(cmd_name)
+        if target is None:
+            return super().get_command(ctx, cmd_name)
+        module_name, attr = target.split(":")
+        command = getattr(importlib.import_module(module_name), attr)
+        assert isinstance(command, click.Command)
+        return command
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="tubeworks", prog_name="tubeworks")
+def cli() -> None:
+    """tubeworks: a beanstalkd-compatible job queue, a supervisor and a worker runtime."""
+
+
+def main(argv: list[str] | None = None) -> Any:
+    """Console-script entry point."""
+    return cli.main(args=argv, prog_name="tubeworks")
