@@ -1,0 +1,724 @@
+"""supervisord's INI configuration → frozen, typed records.
+
+``parse_config`` is pure: it gets the main file's text plus a loader for ``[include]`` files,
+and returns a :class:`Config` whose records remember the ``file:line`` of every value.  Any
+bad value raises :class:`ConfigError` naming file, line, section and key.  Unknown keys and
+sections are not errors (supervisord ignores them) but become warnings that suggest the
+closest valid key, so ``autorestrat=`` no longer goes unnoticed.
+
+``load_config`` is the thin I/O adapter that reads files from disk.
+"""
+
+from __future__ import annotations
+
+import difflib
+import glob
+import os
+import platform
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from tubeworks.supervisor import datatypes as dt
+from tubeworks.supervisor.ini import IniError, Loc, Section, Value, parse_ini
+
+AUTO = "AUTO"  # stdout_logfile/stderr_logfile default: a generated file in childlogdir
+
+T = TypeVar("T")
+
+
+class ConfigError(ValueError):
+    """A configuration value that cannot be used; ``str()`` is the full message."""
+
+    def __init__(self, message: str, loc: Loc | None = None, section: str = "", key: str = ""):
+        where = f"{loc}: " if loc else ""
+        what = f"[{section}] " if section else ""
+        what += f"{key}: " if key else ""
+        super().__init__(f"{where}{what}{message}")
+        self.loc = loc
+        self.section = section
+        self.key = key
+        self.message = message
+
+
+@dataclass(frozen=True)
+class LogConfig:
+    """Where one output stream of a process goes."""
+
+    logfile: str | None  # path, AUTO, or None (NONE/OFF: discard)
+    maxbytes: int
+    backups: int
+    capture_maxbytes: int
+    events_enabled: bool
+    syslog: bool
+
+
+@dataclass(frozen=True)
+class ProcessConfig:
+    """Everything needed to run one process; equal configs mean "unchanged" on reread."""
+
+    name: str
+    group: str
+    command: str
+    process_num: int
+    priority: int
+    autostart: bool
+    autorestart: dt.Autorestart
+    startsecs: int
+    startretries: int
+    exitcodes: tuple[int, ...]
+    stopsignal: int
+    stopwaitsecs: int
+    stopasgroup: bool
+    killasgroup: bool
+    user: str | None
+    redirect_stderr: bool
+    stdout: LogConfig
+    stderr: LogConfig
+    environment: tuple[tuple[str, str], ...]
+    directory: str | None
+    umask: int | None
+    serverurl: str | None  # None = AUTO (supervisord's own url)
+    where: Mapping[str, Loc] = field(default_factory=dict, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class GroupConfig:
+    """A process group: a ``[program:x]`` (homogeneous) or a ``[group:x]`` of programs."""
+
+    name: str
+    kind: str  # "program", "group", "eventlistener" or "fcgi-program"
+    priority: int
+    processes: tuple[ProcessConfig, ...]
+    events: tuple[str, ...] = ()  # eventlisteners only
+    buffer_size: int = 10  # eventlisteners only
+    loc: Loc | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class SupervisordConfig:
+    """The ``[supervisord]`` section (command-line flags are applied on top by the CLI)."""
+
+    logfile: str
+    logfile_maxbytes: int = 50 * 1024 * 1024
+    logfile_backups: int = 10
+    loglevel: str = "info"
+    pidfile: str = "supervisord.pid"
+    umask: int = 0o022
+    nodaemon: bool = False
+    silent: bool = False
+    minfds: int = 1024
+    minprocs: int = 200
+    nocleanup: bool = False
+    childlogdir: str = "/tmp"
+    user: str | None = None
+    directory: str | None = None
+    strip_ansi: bool = False
+    environment: tuple[tuple[str, str], ...] = ()
+    identifier: str = "supervisor"
+
+
+@dataclass(frozen=True)
+class HttpServerConfig:
+    """``[unix_http_server]`` (``path`` set) or ``[inet_http_server]`` (``host``/``port`` set)."""
+
+    path: str | None = None
+    chmod: int = 0o700
+    chown: str | None = None
+    host: str = ""
+    port: int = 0
+    username: str | None = None
+    password: str | None = None
+
+
+@dataclass(frozen=True)
+class CtlConfig:
+    """The ``[supervisorctl]`` section."""
+
+    serverurl: str = "http://localhost:9001"
+    username: str | None = None
+    password: str | None = None
+    prompt: str = "supervisor"
+    history_file: str | None = None
+
+
+@dataclass(frozen=True)
+class Config:
+    """A whole parsed configuration."""
+
+    path: str
+    supervisord: SupervisordConfig
+    unix_http_server: HttpServerConfig | None
+    inet_http_server: HttpServerConfig | None
+    supervisorctl: CtlConfig | None
+    groups: tuple[GroupConfig, ...]
+    warnings: tuple[str, ...] = ()
+    files: tuple[str, ...] = ()
+
+    def group(self, name: str) -> GroupConfig | None:
+        return next((g for g in self.groups if g.name == name), None)
+
+
+LEVELS = ("critical", "error", "warn", "info", "debug", "trace", "blather")
+LEVEL_ALIASES = {"warning": "warn", "crit": "critical", "erro": "error", "debg": "debug"}
+
+EVENT_TYPES = frozenset(
+    [
+        "EVENT",
+        "PROCESS_STATE",
+        "PROCESS_STATE_STOPPED",
+        "PROCESS_STATE_STARTING",
+        "PROCESS_STATE_RUNNING",
+        "PROCESS_STATE_BACKOFF",
+        "PROCESS_STATE_STOPPING",
+        "PROCESS_STATE_EXITED",
+        "PROCESS_STATE_FATAL",
+        "PROCESS_STATE_UNKNOWN",
+        "REMOTE_COMMUNICATION",
+        "PROCESS_LOG",
+        "PROCESS_LOG_STDOUT",
+        "PROCESS_LOG_STDERR",
+        "PROCESS_COMMUNICATION",
+        "PROCESS_COMMUNICATION_STDOUT",
+        "PROCESS_COMMUNICATION_STDERR",
+        "SUPERVISOR_STATE_CHANGE",
+        "SUPERVISOR_STATE_CHANGE_RUNNING",
+        "SUPERVISOR_STATE_CHANGE_STOPPING",
+        "TICK",
+        "TICK_5",
+        "TICK_60",
+        "TICK_3600",
+        "PROCESS_GROUP",
+        "PROCESS_GROUP_ADDED",
+        "PROCESS_GROUP_REMOVED",
+    ]
+)
+
+_LOG_KEYS = tuple(
+    f"{stream}_{key}"
+    for stream in ("stdout", "stderr")
+    for key in (
+        "logfile",
+        "logfile_maxbytes",
+        "logfile_backups",
+        "capture_maxbytes",
+        "events_enabled",
+        "syslog",
+    )
+)
+PROGRAM_KEYS = frozenset(
+    [
+        "command",
+        "process_name",
+        "numprocs",
+        "numprocs_start",
+        "priority",
+        "autostart",
+        "autorestart",
+        "startsecs",
+        "startretries",
+        "exitcodes",
+        "stopsignal",
+        "stopwaitsecs",
+        "stopasgroup",
+        "killasgroup",
+        "user",
+        "redirect_stderr",
+        "environment",
+        "directory",
+        "umask",
+        "serverurl",
+    ]
+) | frozenset(_LOG_KEYS)
+SECTION_KEYS: dict[str, frozenset[str]] = {
+    "supervisord": frozenset(
+        [
+            "logfile",
+            "logfile_maxbytes",
+            "logfile_backups",
+            "loglevel",
+            "pidfile",
+            "umask",
+            "nodaemon",
+            "silent",
+            "minfds",
+            "minprocs",
+            "nocleanup",
+            "childlogdir",
+            "user",
+            "directory",
+            "strip_ansi",
+            "environment",
+            "identifier",
+        ]
+    ),
+    "unix_http_server": frozenset({"file", "chmod", "chown", "username", "password"}),
+    "inet_http_server": frozenset({"port", "username", "password"}),
+    "supervisorctl": frozenset({"serverurl", "username", "password", "prompt", "history_file"}),
+    "include": frozenset({"files"}),
+    "program": PROGRAM_KEYS,
+    "group": frozenset({"programs", "priority"}),
+    "eventlistener": PROGRAM_KEYS | {"events", "buffer_size", "result_handler"},
+    "fcgi-program": PROGRAM_KEYS | {"socket", "socket_backlog", "socket_owner", "socket_mode"},
+}
+PREFIX_SECTIONS = frozenset({"program", "group", "eventlistener", "fcgi-program"})
+OPEN_SECTIONS = frozenset({"rpcinterface", "ctlplugin"})  # any keys (factory arguments)
+
+
+class _Reader:
+    """Typed, expanded access to one section; every error names file, line and key."""
+
+    def __init__(self, section: Section, names: dict[str, Any]) -> None:
+        self.section = section
+        self.names = names
+
+    def raw(self, key: str) -> Value | None:
+        return self.section.values.get(key)
+
+    def fail(self, key: str, message: str) -> ConfigError:
+        value = self.raw(key)
+        return ConfigError(
+            message, value.loc if value else self.section.loc, self.section.name, key
+        )
+
+    def text(
+        self, key: str, default: str | None = None, extra: Mapping[str, Any] = {}
+    ) -> str | None:
+        value = self.raw(key)
+        if value is None:
+            if default is None:
+                return None
+            return expand(
+                default, {**self.names, **extra}, self.section.loc, self.section.name, key
+            )
+        return expand(value.text, {**self.names, **extra}, value.loc, self.section.name, key)
+
+    def get(self, key: str, convert: Callable[[str], T], default: str) -> T:
+        text = self.text(key, default)
+        assert text is not None
+        try:
+            return convert(text)
+        except ValueError as exc:
+            raise self.fail(key, str(exc)) from None
+
+
+def expand(text: str, names: Mapping[str, Any], loc: Loc, section: str, key: str) -> str:
+    """Python ``%`` formatting against ``names``, as supervisord does (``%%`` = ``%``)."""
+    if "%" not in text:
+        return text
+    try:
+        return text % names
+    except KeyError as exc:
+        available = ", ".join(sorted(names))
+        raise ConfigError(
+            f"{text!r} uses %({exc.args[0]})s which is not defined; available names: {available}",
+            loc,
+            section,
+            key,
+        ) from None
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(f"{text!r} is badly formatted: {exc}", loc, section, key) from None
+
+
+def _closest(word: str, choices: frozenset[str]) -> str:
+    match = difflib.get_close_matches(word, sorted(choices), n=1, cutoff=0.6)
+    return f" (did you mean {match[0]!r}?)" if match else ""
+
+
+def _check_keys(sections: Mapping[str, Section]) -> list[str]:
+    """Warnings for unknown sections and keys, each with file:line and a suggestion."""
+    warnings: list[str] = []
+    kinds = set(SECTION_KEYS) - PREFIX_SECTIONS
+    for name, section in sections.items():
+        kind, colon, _ = name.partition(":")
+        if kind in OPEN_SECTIONS and colon:
+            continue
+        if kind not in SECTION_KEYS or (kind in PREFIX_SECTIONS) != bool(colon):
+            known = frozenset(kinds | {f"{k}:" for k in PREFIX_SECTIONS})
+            warnings.append(f"{section.loc}: unknown section [{name}]{_closest(name, known)}")
+            continue
+        for key, value in section.values.items():
+            if key not in SECTION_KEYS[kind]:
+                hint = _closest(key, SECTION_KEYS[kind])
+                warnings.append(f"{value.loc}: [{name}] unknown key {key!r}{hint}")
+    return warnings
+
+
+def _here(section: Section) -> str:
+    return os.path.dirname(os.path.abspath(section.loc.file))
+
+
+def _env_names(env: Mapping[str, str]) -> dict[str, Any]:
+    return {f"ENV_{k}": v for k, v in env.items()}
+
+
+def _supervisord(
+    section: Section | None, names: dict[str, Any], cwd: str, tmp: str
+) -> SupervisordConfig:
+    if section is None:
+        section = Section("supervisord", Loc("<defaults>", 0))
+    r = _Reader(section, {**names, "here": _here(section)})
+    level = r.get("loglevel", str.lower, "info")
+    level = LEVEL_ALIASES.get(level, level)
+    if level not in LEVELS:
+        raise r.fail("loglevel", f"expected one of {', '.join(LEVELS)}, got {level!r}")
+    env_text = r.text("environment", "", {"host_node_name": names["host_node_name"]}) or ""
+    try:
+        environment = dt.environment(env_text)
+    except ValueError as exc:
+        raise r.fail("environment", str(exc)) from None
+    return SupervisordConfig(
+        logfile=os.path.join(cwd, r.text("logfile", "supervisord.log") or ""),
+        logfile_maxbytes=r.get("logfile_maxbytes", dt.byte_size, "50MB"),
+        logfile_backups=r.get("logfile_backups", lambda s: dt.integer(s, 0), "10"),
+        loglevel=level,
+        pidfile=os.path.join(cwd, r.text("pidfile", "supervisord.pid") or ""),
+        umask=r.get("umask", dt.octal, "022"),
+        nodaemon=r.get("nodaemon", dt.boolean, "false"),
+        silent=r.get("silent", dt.boolean, "false"),
+        minfds=r.get("minfds", lambda s: dt.integer(s, 1), "1024"),
+        minprocs=r.get("minprocs", lambda s: dt.integer(s, 1), "200"),
+        nocleanup=r.get("nocleanup", dt.boolean, "false"),
+        childlogdir=r.text("childlogdir", tmp) or tmp,
+        user=r.text("user"),
+        directory=r.text("directory"),
+        strip_ansi=r.get("strip_ansi", dt.boolean, "false"),
+        environment=environment,
+        identifier=r.text("identifier", "supervisor") or "supervisor",
+    )
+
+
+def _auth(r: _Reader) -> tuple[str | None, str | None]:
+    username, password = r.text("username"), r.text("password")
+    if (username is None) != (password is None):
+        missing = "password" if password is None else "username"
+        raise r.fail(missing, f"{missing} is required when the other credential is set")
+    return username, password
+
+
+def _unix_server(section: Section | None, names: dict[str, Any]) -> HttpServerConfig | None:
+    if section is None:
+        return None
+    r = _Reader(section, {**names, "here": _here(section)})
+    path = r.text("file")
+    if not path:
+        raise r.fail("file", "[unix_http_server] needs a socket path in file=")
+    username, password = _auth(r)
+    return HttpServerConfig(
+        path=os.path.abspath(path),
+        chmod=r.get("chmod", dt.octal, "0700"),
+        chown=r.text("chown"),
+        username=username,
+        password=password,
+    )
+
+
+def _inet_server(section: Section | None, names: dict[str, Any]) -> HttpServerConfig | None:
+    if section is None:
+        return None
+    r = _Reader(section, {**names, "here": _here(section)})
+    port_text = r.text("port")
+    if not port_text:
+        raise r.fail("port", "[inet_http_server] needs port= (host:port or :port)")
+    host, _, port = port_text.strip().rpartition(":")
+    try:
+        number = dt.integer(port, 1, 65535)
+    except ValueError as exc:
+        raise r.fail("port", f"{exc} (port= is host:port)") from None
+    username, password = _auth(r)
+    host = "" if host in ("", "*") else host
+    return HttpServerConfig(host=host, port=number, username=username, password=password)
+
+
+def _ctl(section: Section | None, names: dict[str, Any]) -> CtlConfig | None:
+    if section is None:
+        return None
+    r = _Reader(section, {**names, "here": _here(section)})
+    return CtlConfig(
+        serverurl=r.text("serverurl", "http://localhost:9001") or "",
+        username=r.text("username"),
+        password=r.text("password"),
+        prompt=r.text("prompt", "supervisor") or "supervisor",
+        history_file=r.text("history_file"),
+    )
+
+
+def _logconfig(r: _Reader, stream: str, extra: dict[str, Any]) -> LogConfig:
+    logfile = r.text(f"{stream}_logfile", AUTO, extra)
+    syslog = r.get(f"{stream}_syslog", dt.boolean, "false")
+    if logfile is not None:
+        if logfile.upper() in ("NONE", "OFF"):
+            logfile = None
+        elif logfile.upper() == "AUTO":
+            logfile = AUTO
+        elif logfile.upper() == "SYSLOG":
+            logfile, syslog = None, True
+    return LogConfig(
+        logfile=logfile,
+        maxbytes=r.get(f"{stream}_logfile_maxbytes", dt.byte_size, "50MB"),
+        backups=r.get(f"{stream}_logfile_backups", lambda s: dt.integer(s, 0), "10"),
+        capture_maxbytes=r.get(f"{stream}_capture_maxbytes", dt.byte_size, "0"),
+        events_enabled=r.get(f"{stream}_events_enabled", dt.boolean, "false"),
+        syslog=syslog,
+    )
+
+
+def _processes(
+    section: Section, kind: str, group: str, names: dict[str, Any], warnings: list[str]
+) -> tuple[int, tuple[ProcessConfig, ...]]:
+    """The processes of one ``[program:x]``-like section, and its priority."""
+    try:
+        program = dt.process_or_group_name(section.name.split(":", 1)[1])
+    except ValueError as exc:
+        raise ConfigError(str(exc), section.loc, section.name) from None
+    here = _here(section)
+    common = {**names, "here": here, "program_name": program, "group_name": group}
+    r = _Reader(section, common)
+    numprocs = r.get("numprocs", lambda s: dt.integer(s, 1), "1")
+    common["numprocs"] = numprocs
+    r = _Reader(section, common)
+    default_priority = "-1" if kind == "eventlistener" else "999"
+    priority = r.get("priority", dt.integer, default_priority)
+    if r.raw("command") is None:
+        raise ConfigError("does not specify a command", section.loc, section.name)
+    settings = dict(
+        priority=priority,
+        autostart=r.get("autostart", dt.boolean, "true"),
+        autorestart=r.get("autorestart", dt.autorestart, "unexpected"),
+        startsecs=r.get("startsecs", lambda s: dt.integer(s, 0), "1"),
+        startretries=r.get("startretries", lambda s: dt.integer(s, 0), "3"),
+        exitcodes=r.get("exitcodes", dt.exit_codes, "0"),
+        stopsignal=r.get("stopsignal", dt.signal_number, "TERM"),
+        stopwaitsecs=r.get("stopwaitsecs", lambda s: dt.integer(s, 0), "10"),
+        user=r.text("user"),
+        umask=r.get("umask", dt.octal, "022") if r.raw("umask") else None,
+    )
+    stopasgroup = r.get("stopasgroup", dt.boolean, "false")
+    killasgroup = r.get("killasgroup", dt.boolean, "true" if stopasgroup else "false")
+    if stopasgroup and not killasgroup:
+        raise r.fail("killasgroup", "cannot be false when stopasgroup=true")
+    redirect = r.get("redirect_stderr", dt.boolean, "false")
+    if redirect and kind == "eventlistener":
+        raise r.fail("redirect_stderr", "eventlisteners may not set redirect_stderr=true")
+    serverurl = r.text("serverurl")
+    if serverurl is not None and serverurl.strip().upper() == "AUTO":
+        serverurl = None
+    start = r.get("numprocs_start", lambda s: dt.integer(s, 0), "0")
+    name_value = r.raw("process_name")
+    name_template = name_value.text if name_value else "%(program_name)s"
+    if numprocs > 1 and "%(process_num)" not in name_template:
+        raise r.fail("process_name", "must contain %(process_num) when numprocs > 1")
+    if redirect and r.raw("stderr_logfile") is not None:
+        loc = r.raw("stderr_logfile")
+        warnings.append(
+            f"{loc.loc if loc else section.loc}: [{section.name}] stderr_logfile "
+            "is ignored because redirect_stderr=true"
+        )
+    procs: list[ProcessConfig] = []
+    where = {key: value.loc for key, value in section.values.items()}
+    for num in range(start, start + numprocs):
+        per = {**common, "process_num": num}
+        env_text = r.text("environment", "", per) or ""
+        try:
+            environment = dt.environment(env_text)
+        except ValueError as exc:
+            raise r.fail("environment", str(exc)) from None
+        per.update({f"ENV_{k}": v for k, v in environment})
+        name = r.text("process_name", "%(program_name)s", per) or ""
+        try:
+            name = dt.process_or_group_name(name)
+        except ValueError as exc:
+            raise r.fail("process_name", str(exc)) from None
+        command = r.text("command", None, per) or ""
+        if not command.strip():
+            raise r.fail("command", "expected a command to run, got an empty value")
+        procs.append(
+            ProcessConfig(
+                name=name,
+                group=group,
+                command=command,
+                process_num=num,
+                stopasgroup=stopasgroup,
+                killasgroup=killasgroup,
+                redirect_stderr=redirect,
+                stdout=_logconfig(r, "stdout", per),
+                stderr=_logconfig(r, "stderr", per),
+                environment=environment,
+                directory=r.text("directory", None, per),
+                serverurl=serverurl,
+                where=where,
+                **settings,  # type: ignore[arg-type]
+            )
+        )
+    return priority, tuple(procs)
+
+
+def _groups(
+    sections: Mapping[str, Section], names: dict[str, Any], warnings: list[str]
+) -> tuple[GroupConfig, ...]:
+    members: dict[str, str] = {}  # program name -> [group:x] that lists it
+    group_sections = [s for n, s in sections.items() if n.startswith("group:")]
+    for section in group_sections:
+        gname = section.name.split(":", 1)[1].strip()
+        r = _Reader(section, {**names, "here": _here(section)})
+        for prog in r.get("programs", dt.list_of_strings, ""):
+            if f"program:{prog}" not in sections and f"fcgi-program:{prog}" not in sections:
+                raise r.fail("programs", f"names unknown program {prog!r}")
+            members[prog] = gname
+    groups: list[GroupConfig] = []
+    for name, section in sections.items():
+        kind, _, prog = name.partition(":")
+        if kind in ("program", "fcgi-program", "eventlistener") and prog:
+            gname = (
+                members.get(prog.strip(), prog.strip()) if kind != "eventlistener" else prog.strip()
+            )
+            priority, procs = _processes(section, kind, gname, names, warnings)
+            if gname != prog.strip():
+                continue  # collected below under its [group:x]
+            events: tuple[str, ...] = ()
+            buffer_size = 10
+            if kind == "eventlistener":
+                r = _Reader(section, {**names, "here": _here(section)})
+                events = r.get("events", dt.list_of_strings, "")
+                if not events:
+                    raise r.fail("events", f"[{name}] must list events to subscribe to")
+                for event in events:
+                    if event not in EVENT_TYPES:
+                        raise r.fail(
+                            "events", f"unknown event type {event!r}{_closest(event, EVENT_TYPES)}"
+                        )
+                buffer_size = r.get("buffer_size", lambda s: dt.integer(s, 1), "10")
+            groups.append(
+                GroupConfig(gname, kind, priority, procs, events, buffer_size, section.loc)
+            )
+    for section in group_sections:
+        gname = section.name.split(":", 1)[1].strip()
+        try:
+            dt.process_or_group_name(gname)
+        except ValueError as exc:
+            raise ConfigError(str(exc), section.loc, section.name) from None
+        r = _Reader(section, {**names, "here": _here(section)})
+        procs_all: list[ProcessConfig] = []
+        for prog in r.get("programs", dt.list_of_strings, ""):
+            key = f"program:{prog}" if f"program:{prog}" in sections else f"fcgi-program:{prog}"
+            procs_all.extend(
+                _processes(sections[key], key.split(":")[0], gname, names, warnings)[1]
+            )
+        priority = r.get("priority", dt.integer, "999")
+        groups.append(GroupConfig(gname, "group", priority, tuple(procs_all), loc=section.loc))
+    seen: dict[str, GroupConfig] = {}
+    for g in groups:
+        if g.name in seen:
+            raise ConfigError(f"group name {g.name!r} is defined twice", g.loc, f"group:{g.name}")
+        seen[g.name] = g
+    return tuple(sorted(groups, key=lambda g: (g.priority, g.name)))
+
+
+IncludeLoader = Callable[[str, str], list[tuple[str, str]]]
+"""(glob pattern, directory it is relative to) -> [(path, text)] in sorted path order."""
+
+
+def parse_config(
+    text: str,
+    path: str,
+    env: Mapping[str, str],
+    load_includes: IncludeLoader | None = None,
+    host_node_name: str | None = None,
+    cwd: str = "/",
+    tmpdir: str = "/tmp",
+) -> Config:
+    """Parse a whole configuration (pure apart from what ``load_includes`` does).
+
+    Raises:
+        ConfigError: any unusable value; the message starts with ``file:line:``.
+    """
+    node = host_node_name if host_node_name is not None else platform.node()
+    try:
+        sections = parse_ini(text, path)
+    except IniError as exc:
+        raise ConfigError(exc.message, exc.loc) from None
+    files = [path]
+    warnings: list[str] = []
+    include = sections.get("include")
+    if include is not None and load_includes is not None:
+        r = _Reader(include, {**_env_names(env), "here": _here(include), "host_node_name": node})
+        patterns = (r.text("files", "") or "").split()
+        if not patterns:
+            raise r.fail("files", "[include] needs files= (whitespace-separated globs)")
+        base = os.path.dirname(os.path.abspath(path))
+        for pattern in patterns:
+            found = load_includes(pattern, base)
+            if not found:
+                warnings.append(f"{include.values['files'].loc}: no file matches {pattern!r}")
+            for inc_path, inc_text in found:
+                files.append(inc_path)
+                try:
+                    parse_ini(inc_text, inc_path, sections)
+                except IniError as exc:
+                    raise ConfigError(exc.message, exc.loc) from None
+    warnings.extend(_check_keys(sections))
+    names: dict[str, Any] = {**_env_names(env), "host_node_name": node}
+    supervisord = _supervisord(sections.get("supervisord"), names, cwd, tmpdir)
+    names.update(_env_names(dict(supervisord.environment)))
+    return Config(
+        path=path,
+        supervisord=supervisord,
+        unix_http_server=_unix_server(sections.get("unix_http_server"), names),
+        inet_http_server=_inet_server(sections.get("inet_http_server"), names),
+        supervisorctl=_ctl(sections.get("supervisorctl"), names),
+        groups=_groups(sections, names, warnings),
+        warnings=tuple(warnings),
+        files=tuple(files),
+    )
+
+
+def _read_includes(pattern: str, base: str) -> list[tuple[str, str]]:
+    paths = sorted(glob.glob(os.path.join(base, pattern)))
+    out = []
+    for p in paths:
+        with open(p, encoding="utf-8") as f:
+            out.append((p, f.read()))
+    return out
+
+
+def load_config(path: str, env: Mapping[str, str] | None = None) -> Config:
+    """Read ``path`` and its includes from disk and parse them.
+
+    Raises:
+        ConfigError: unreadable file or bad value (message has file:line).
+    """
+    try:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+    except OSError as exc:
+        raise ConfigError(f"could not read config file {path!r}: {exc.strerror}") from None
+    import tempfile
+
+    try:
+        return parse_config(
+            text,
+            path,
+            os.environ if env is None else env,
+            _read_includes,
+            cwd=os.getcwd(),
+            tmpdir=tempfile.gettempdir(),
+        )
+    except OSError as exc:
+        raise ConfigError(f"could not read included file: {exc}") from None
+
+
+def search_paths(argv0: str) -> list[str]:
+    """Where supervisord looks for its config when -c is not given, first hit wins."""
+    here = os.path.dirname(os.path.dirname(os.path.abspath(argv0)))
+    return [
+        os.path.join(here, "etc", "supervisord.conf"),
+        os.path.join(here, "supervisord.conf"),
+        "supervisord.conf",
+        "etc/supervisord.conf",
+        "/etc/supervisord.conf",
+        "/etc/supervisor/supervisord.conf",
+    ]
+
+
+def find_config(argv0: str, exists: Callable[[str], bool] = os.path.exists) -> str | None:
+    return next((p for p in search_paths(argv0) if exists(p)), None)
