@@ -1,0 +1,34 @@
+"""``tubeworks demo``: the README's main job, end to end with real parts.
+
+It starts our queue server, has a PHP Pheanstalk program walk a job through bury and kick and
+then put a batch of word-count jobs, drains them with a Python consumer, prints a summary, and
+stops the server with SIGTERM. Every step is a real process talking over a real socket.
+"""
+
+from __future__ import annotations
+
+import click
+
+__all__ = ["demo_command"]
+
+
+@click.command("demo")
+@click.option("--jobs", "-n", default=1000, show_default=True, help="Word-count jobs to put.")
+@click.option(
+    "--port", "-p", type=int, default=None, help="Port for the queue server [default: a free one]."
+)
+@click.option(
+    "--server",
+    type=click.Choice(["tubeworks", "beanstalkd"]),
+    default="tubeworks",
+    show_default=True,
+    help="Which queue server to run the demo against (beanstalkd: the real one, to compare).",
+)
+def demo_command(jobs: int, port: int | None, server: str) -> None:
+    """Run a PHP producer and a Python consumer through a real queue server."""
+    from tubeworks.demo.run import DemoError, run_demo
+
+    try:
+        run_demo(jobs, port, server, say=lambda line: click.echo(line))
+    except DemoError as exc:
+        raise click.ClickException(str(exc)) from exc
