@@ -7,6 +7,7 @@ pays for importing the supervisor, the web dashboard or the admin tools.
 from __future__ import annotations
 
 import importlib
+import sys
 from typing import Any
 
 import click
@@ -42,4 +43,10 @@ def cli() -> None:
 
 def main(argv: list[str] | None = None) -> Any:
     """Console-script entry point."""
-    return cli.main(args=argv, prog_name="tubeworks")
+    args = sys.argv[1:] if argv is None else argv
+    if args[:1] == ["queue"]:
+        # Fast start for the queue server: skip click's group machinery.
+        from tubeworks.queue.cli import main as queue_main
+
+        sys.exit(queue_main(args[1:]))
+    return cli.main(args=args, prog_name="tubeworks")

@@ -1,0 +1,279 @@
+"""``tubeworks queue``: beanstalkd's command line, so it drops in where beanstalkd ran.
+
+Flags are parsed the way beanstalkd parses them (grouped short flags such as ``-VFVukr``,
+values attached or separate, exit status 5 for a usage error) and each also has a spelled-out
+long form. Parsing is a pure function, :func:`parse_args`, so it is tested without a process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, Final
+
+import click
+
+from tubeworks import __version__
+from tubeworks.queue import protocol as P
+
+#: beanstalkd's exit status for a bad command line.
+EXIT_USAGE: Final = 5
+#: beanstalkd's exit status when it cannot bind or set up signals.
+EXIT_BIND: Final = 111
+#: beanstalkd's exit status when it cannot become ``-u USER``.
+EXIT_USER: Final = 32
+
+DEFAULT_BINLOG_SIZE: Final = 10 * 1024 * 1024
+DEFAULT_FSYNC_MS: Final = 50
+
+USAGE: Final = f"""\
+Usage: tubeworks queue [OPTIONS]
+
+A job queue server that speaks the beanstalkd protocol (1.13). Flags are beanstalkd's.
+
+Options:
+ -b, --binlog-dir DIR      write-ahead log directory: jobs survive a restart
+ -f, --fsync-ms MS         fsync the log at most every MS milliseconds (default {DEFAULT_FSYNC_MS};
+                           0 = before every reply that acknowledges a change)
+ -F, --no-fsync            never fsync the log
+ -l, --listen ADDR         listen on address ADDR (default 127.0.0.1, unlike beanstalkd's
+                           0.0.0.0: pass -l 0.0.0.0 to accept remote clients);
+                           unix:PATH listens on a unix socket
+ -p, --port PORT           listen on TCP port PORT (default 11300)
+ -u, --user USER           become user USER (and its group) after binding
+ -z, --max-job-size BYTES  largest job body accepted (default {P.DEFAULT_MAX_JOB_SIZE})
+ -s, --binlog-size BYTES   size of each write-ahead log file (default {DEFAULT_BINLOG_SIZE})
+ -c, -n                    accepted for compatibility; they do nothing
+ -V, --verbose             say more (repeat for more)
+ -v, --version             print the version and exit
+ -h, --help                show this help and exit
+
+Signals: SIGTERM/SIGINT stop gracefully (exit 0); SIGUSR1 enters drain mode (put answers
+DRAINING).
+
+Example:
+  tubeworks queue -l 0.0.0.0 -p 11300 -b /var/lib/tubeworks -f 50
+"""
+
+
+class UsageError(Exception):
+    """A bad command line; the message is shown with the usage text and exit status 5."""
+
+
+@dataclass(frozen=True)
+class QueueOptions:
+    """Everything the command line can say."""
+
+    listen: str | None = None  # None: 127.0.0.1
+    port: int = 11300
+    user: str | None = None
+    max_job_size: int = P.DEFAULT_MAX_JOB_SIZE
+    binlog_dir: str | None = None
+    binlog_size: int = DEFAULT_BINLOG_SIZE
+    fsync_ms: int | None = DEFAULT_FSYNC_MS  # None: never (-F)
+    verbose: int = 0
+    show_version: bool = False
+    show_help: bool = False
+    warnings: tuple[str, ...] = field(default=())
+
+
+_LONG: Final = {
+    "--binlog-dir": "b",
+    "--fsync-ms": "f",
+    "--no-fsync": "F",
+    "--listen": "l",
+    "--port": "p",
+    "--user": "u",
+    "--max-job-size": "z",
+    "--binlog-size": "s",
+    "--verbose": "V",
+    "--version": "v",
+    "--help": "h",
+}
+_TAKES_VALUE: Final = frozenset("bflpuzs")
+_FLAGS: Final = frozenset("bflpuzsFVvhcn")
+
+
+def _number(flag: str, text: str, *, low: int = 0, high: int = 2**63 - 1) -> int:
+    if not text.isdigit():
+        raise UsageError(f"-{flag}: expected a whole number, got {text!r}")
+    value = int(text)
+    if not low <= value <= high:
+        raise UsageError(f"-{flag}: {value} is out of range ({low}..{high})")
+    return value
+
+
+def _apply(opts: QueueOptions, flag: str, value: str | None) -> QueueOptions:
+    warnings = opts.warnings
+    if flag == "b":
+        return replace(opts, binlog_dir=value)
+    if flag == "f":
+        assert value is not None
+        return replace(opts, fsync_ms=_number("f", value))
+    if flag == "F":
+        return replace(opts, fsync_ms=None)
+    if flag == "l":
+        return replace(opts, listen=value)
+    if flag == "p":
+        assert value is not None
+        return replace(opts, port=_number("p", value, high=65535))
+    if flag == "u":
+        return replace(opts, user=value)
+    if flag == "z":
+        assert value is not None
+        size = _number("z", value)
+        if size > P.MAX_JOB_SIZE_CAP:
+            warnings += (f"-z: {size} is above the maximum; using {P.MAX_JOB_SIZE_CAP}",)
+            size = P.MAX_JOB_SIZE_CAP
+        return replace(opts, max_job_size=size, warnings=warnings)
+    if flag == "s":
+        assert value is not None
+        return replace(opts, binlog_size=_number("s", value, low=1))
+    if flag in "cn":
+        return replace(
+            opts, warnings=(*warnings, f"-{flag} flag was removed. binlog is always compacted.")
+        )
+    if flag == "V":
+        return replace(opts, verbose=opts.verbose + 1)
+    if flag == "v":
+        return replace(opts, show_version=True)
+    if flag == "h":
+        return replace(opts, show_help=True)
+    raise AssertionError(flag)
+
+
+def parse_args(argv: Sequence[str]) -> QueueOptions:
+    """Parse beanstalkd-style flags (plus long forms). Raises :class:`UsageError`."""
+    opts = QueueOptions()
+    args = list(argv)
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        i += 1
+        if arg.startswith("--"):
+            name, eq, inline = arg.partition("=")
+            flag = _LONG.get(name)
+            if flag is None:
+                raise UsageError(f"unknown flag: {name}")
+            value: str | None = None
+            if flag in _TAKES_VALUE:
+                if eq:
+                    value = inline
+                elif i < len(args):
+                    value = args[i]
+                    i += 1
+                else:
+                    raise UsageError(f"flag {name} requires an argument")
+            elif eq:
+                raise UsageError(f"flag {name} takes no argument")
+            opts = _apply(opts, flag, value)
+            continue
+        if not arg.startswith("-") or arg == "-":
+            raise UsageError(f"unknown argument: {arg}")
+        j = 1
+        while j < len(arg):
+            flag = arg[j]
+            j += 1
+            if flag not in _FLAGS:
+                raise UsageError(f"unknown flag: -{flag}")
+            value = None
+            if flag in _TAKES_VALUE:
+                if j < len(arg):
+                    value, j = arg[j:], len(arg)
+                elif i < len(args):
+                    value = args[i]
+                    i += 1
+                else:
+                    raise UsageError(f"flag -{flag} requires an argument")
+            opts = _apply(opts, flag, value)
+    return opts
+
+
+def listen_address(opts: QueueOptions) -> Any:
+    from tubeworks.queue.server import ListenAddress
+
+    if opts.listen and opts.listen.startswith("unix:"):
+        return ListenAddress(unix_path=opts.listen[5:])
+    return ListenAddress(host=opts.listen or "127.0.0.1", port=opts.port)
+
+
+def run(opts: QueueOptions) -> int:
+    """Start the server and serve until a stop signal. Returns the exit status."""
+    from tubeworks.queue.core import QueueCore
+    from tubeworks.queue.server import QueueServer
+
+    for warning in opts.warnings:
+        print(f"tubeworks queue: {warning}", file=sys.stderr)
+
+    def say(message: str) -> None:
+        print(message, flush=True)
+
+    async def main() -> int:
+        core = QueueCore(max_job_size=opts.max_job_size, started_at=time.time())
+        server = QueueServer(core, listen_address(opts), verbose=opts.verbose, say=say)
+        if opts.verbose:
+            say(f"pid {os.getpid()}")
+        try:
+            await server.start()
+        except OSError as exc:
+            print(f"tubeworks queue: cannot listen on {server.address}: {exc}", file=sys.stderr)
+            return EXIT_BIND
+        if opts.user:
+            try:
+                _become_user(opts.user)
+            except (KeyError, OSError) as exc:
+                print(f"tubeworks queue: cannot become user {opts.user}: {exc}", file=sys.stderr)
+                return EXIT_USER
+        await server.serve_until_stopped()
+        return 0
+
+    return _run_loop(main())
+
+
+def _run_loop(coro: Any) -> int:
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is a dependency on Linux
+        return int(asyncio.run(coro))
+    return int(uvloop.run(coro))
+
+
+def _become_user(name: str) -> None:
+    import pwd
+
+    entry = pwd.getpwnam(name)
+    os.setgroups([])
+    os.setgid(entry.pw_gid)
+    os.setuid(entry.pw_uid)
+
+
+def main(argv: Sequence[str]) -> int:
+    """``tubeworks queue ARGS``: parse, then run. Used directly for a fast start."""
+    try:
+        opts = parse_args(argv)
+    except UsageError as exc:
+        print(f"tubeworks queue: {exc}", file=sys.stderr)
+        print(USAGE, file=sys.stderr, end="")
+        return EXIT_USAGE
+    if opts.show_help:
+        print(USAGE, end="")
+        return 0
+    if opts.show_version:
+        print(f"tubeworks {__version__} (beanstalkd protocol {'1.13'})")
+        return 0
+    return run(opts)
+
+
+@click.command(
+    "queue",
+    context_settings={"ignore_unknown_options": True, "help_option_names": []},
+    add_help_option=False,
+)
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def queue_command(args: tuple[str, ...]) -> None:
+    """Run the queue server (beanstalkd-compatible flags; see tubeworks queue -h)."""
+    sys.exit(main(args))
