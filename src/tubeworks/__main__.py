@@ -1,5 +1,5 @@
 """``python -m tubeworks`` is the same as the ``tubeworks`` command."""
 
-from tubeworks.cli import main
+from tubeworks.entry import main
 
 main()

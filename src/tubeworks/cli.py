@@ -14,7 +14,6 @@ import click
 
 # name -> "module:attribute" of a click command. Each part of tubeworks owns its own entries.
 LAZY_COMMANDS: dict[str, str] = {
-    "queue": "tubeworks.queue.cli:queue_command",
     "demo": "tubeworks.demo:demo_command",
 }
 
@@ -41,12 +40,20 @@ def cli() -> None:
     """tubeworks: a beanstalkd-compatible job queue, a supervisor and a worker runtime."""
 
 
-def main(argv: list[str] | None = None) -> Any:
-    """Console-script entry point."""
-    args = sys.argv[1:] if argv is None else argv
-    if args[:1] == ["queue"]:
-        # Fast start for the queue server: skip click's group machinery.
-        from tubeworks.queue.cli import main as queue_main
+@cli.command(
+    "queue",
+    context_settings={"ignore_unknown_options": True, "help_option_names": []},
+    add_help_option=False,
+)
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def queue_command(args: tuple[str, ...]) -> None:
+    """Run the queue server (beanstalkd-compatible flags; see tubeworks queue -h)."""
+    from tubeworks.queue.cli import main as queue_main
 
-        sys.exit(queue_main(args[1:]))
+    sys.exit(queue_main(args))
+
+
+def main(argv: list[str] | None = None) -> Any:
+    """Console-script entry point (``tubeworks.entry`` skips this for ``queue``)."""
+    args = sys.argv[1:] if argv is None else argv
     return cli.main(args=args, prog_name="tubeworks")

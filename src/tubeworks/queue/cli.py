@@ -15,8 +15,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
-import click
-
 from tubeworks import __version__
 from tubeworks.queue import protocol as P
 
@@ -266,14 +264,3 @@ def main(argv: Sequence[str]) -> int:
         print(f"tubeworks {__version__} (beanstalkd protocol {'1.13'})")
         return 0
     return run(opts)
-
-
-@click.command(
-    "queue",
-    context_settings={"ignore_unknown_options": True, "help_option_names": []},
-    add_help_option=False,
-)
-@click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def queue_command(args: tuple[str, ...]) -> None:
-    """Run the queue server (beanstalkd-compatible flags; see tubeworks queue -h)."""
-    sys.exit(main(args))
