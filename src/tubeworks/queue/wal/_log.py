@@ -59,6 +59,8 @@ __all__ = ["WalStats", "WriteAheadLog"]
 _FILE_NAME = re.compile(r"wal\.([0-9]+)")
 #: Jobs rewritten per ``tick`` at most: keeps one tick short so clients never stall on it.
 COMPACT_BATCH: Final = 64
+#: Timers may fire this early (asyncio rounds to its clock resolution); count that as on time.
+_EARLY: Final = 1e-6
 #: Seconds between retries of a failed write.
 RETRY_INTERVAL: Final = 0.5
 
@@ -170,7 +172,8 @@ class WriteAheadLog:
         ops = file_ops or FileOps()
         directory = os.fspath(directory)
         try:
-            os.makedirs(directory, exist_ok=True)
+            if not os.path.isdir(directory):
+                os.makedirs(directory, exist_ok=True)
         except OSError as exc:
             raise WalOpenError(f"wal dir {directory}: cannot create: {_reason(exc)}") from exc
         if not os.access(directory, os.R_OK | os.W_OK | os.X_OK):
@@ -306,11 +309,10 @@ class WriteAheadLog:
                 by later calls. Until then changes are refused.
         """
         self._flush()
-        if self._dirty and self._fsync is not None:
-            now = self._clock()
-            if now - self._last_sync >= self._fsync:
-                self._sync(now)
-        return self._next_tick(self._clock())
+        now = self._clock()
+        if self._sync_due(now):
+            self._sync(now)
+        return self._next_tick(now)
 
     def tick(self, now: float) -> float | None:
         """Do periodic work: retry a failed write, timed fsync, compaction and file removal.
@@ -326,7 +328,7 @@ class WriteAheadLog:
                 self._flush()
             except WalWriteError:
                 return RETRY_INTERVAL
-        if self._dirty and self._fsync is not None and now - self._last_sync >= self._fsync:
+        if self._sync_due(now):
             try:
                 self._sync(now)
             except WalWriteError:
@@ -520,6 +522,11 @@ class WriteAheadLog:
         self._dirty = False
         self._failing = False
         self._last_sync = now
+
+    def _sync_due(self, now: float) -> bool:
+        if not self._dirty or self._fsync is None:
+            return False
+        return now + _EARLY - self._last_sync >= self._fsync
 
     def _failing_error(self) -> WalWriteError:
         return WalWriteError(f"wal is failing, change refused: {self._last_error}")
