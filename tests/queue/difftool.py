@@ -1,0 +1,463 @@
+"""Differential harness: run one scripted byte conversation against two queue servers and compare.
+
+Theory of operation. A *script* is a list of steps (:class:`Send`, :class:`Read`, :class:`Close`,
+...) addressed to named connections ("a", "b", ...). Each :class:`Send` writes its bytes followed
+by a *sentinel* command (``list-tube-used\\r\\n``) and, unless told not to, reads replies until the
+sentinel's ``USING <tube>`` reply arrives. That is how we know a step's replies are complete
+without sleeping: the server answers a connection strictly in order, so every reply before the
+sentinel's belongs to the step. A step that blocks (``reserve`` with nothing ready) is sent with
+``read=False``; a later :class:`Read` collects its replies once another connection has made them
+possible. Every socket read has a timeout, so a server that never answers fails the test instead
+of hanging it.
+
+The sentinel's reply ``USING x`` can also be produced by the step itself (``use x``,
+``list-tube-used``). :func:`count_usings` counts those from the step's bytes; a step may override
+the count. If the count is wrong, the final sync at the end of every script sees a stray reply
+and the comparison fails loudly.
+
+Replies are parsed with the beanstalk reply grammar (a line, plus ``<bytes>+2`` of body after
+``RESERVED``/``FOUND``/``OK``) and normalised by :func:`normalise`: YAML bodies become key/value
+lists (their byte count is checked against the body and then dropped, because ``age: 9`` and
+``age: 10`` differ in length), clock readings may differ by one second, and process facts of
+``stats`` are dropped. Nothing else is normalised: job ids must match exactly because both
+servers start fresh.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import time
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from servers import RunningServer, running
+
+SENTINEL = b"list-tube-used\r\n"
+READ_TIMEOUT = 8.0  # seconds any single step may wait for its replies (longest case waits ~3 s)
+EOF = b"<EOF>"
+
+# `stats` keys that describe the process, not the queue: never compared.
+PROCESS_FACTS = frozenset(
+    {"pid", "uptime", "rusage-utime", "rusage-stime", "hostname", "os", "platform", "id", "version"}
+)
+# Keys holding seconds read from a clock: two servers may disagree by one tick.
+CLOCK_KEYS = frozenset({"age", "time-left", "pause-time-left", "uptime"})
+# String values that beanstalkd 1.13 (and ours) wraps in double quotes; 1.12 prints them bare.
+QUOTED_KEYS = frozenset({"hostname", "os", "platform", "name", "tube"})
+
+# Which server stands for "ours". Set TUBEWORKS_DIFF_CANDIDATE=beanstalkd to check the harness
+# itself (oracle against oracle) while our server is not ready.
+CANDIDATE = os.environ.get("TUBEWORKS_DIFF_CANDIDATE", "tubeworks")
+ORACLE = "beanstalkd"
+
+_NAME = rb"[A-Za-z0-9+/;.$_()][A-Za-z0-9+/;.$_()-]{0,199}"
+_USING_LINE = re.compile(rb"use " + _NAME + rb"|list-tube-used")
+_BODY_REPLY = re.compile(rb"(?:RESERVED|FOUND) \d+ (\d+)|OK (\d+)")
+
+
+# ---------------------------------------------------------------------------------------------
+# Script steps
+
+
+@dataclass(frozen=True)
+class Send:
+    """Write ``data`` (+ sentinel) on connection ``conn``; read its replies unless ``read=False``.
+
+    ``split``: ``None`` writes everything at once, ``"bytes"`` writes one byte per ``send``, a
+    tuple of offsets writes the pieces between them. ``sentinel=False`` writes only ``data`` and
+    reads nothing (for bytes that leave the server waiting mid-command, e.g. half a body).
+    """
+
+    conn: str
+    data: bytes
+    read: bool = True
+    split: str | tuple[int, ...] | None = None
+    sentinel: bool = True
+    usings: int | None = None  # how many USING replies `data` itself produces (default: counted)
+
+
+@dataclass(frozen=True)
+class Read:
+    """Collect the replies of earlier ``read=False`` sends on ``conn`` (may block until ready)."""
+
+    conn: str
+
+
+@dataclass(frozen=True)
+class Close:
+    """Close connection ``conn`` without a word (the server sees EOF)."""
+
+    conn: str
+
+
+@dataclass(frozen=True)
+class ShutdownWrite:
+    """Half-close ``conn`` (shutdown(SHUT_WR)) and read what the server still says, up to EOF."""
+
+    conn: str
+
+
+@dataclass(frozen=True)
+class Drain:
+    """Send SIGUSR1 (drain mode) and wait until ``stats`` on a side connection says so."""
+
+
+@dataclass(frozen=True)
+class Call:
+    """Run ``fn(server)`` (e.g. wait for a condition); its result is not compared."""
+
+    fn: Callable[[RunningServer], object]
+
+
+Step = Send | Read | Close | ShutdownWrite | Drain | Call
+
+
+def count_usings(data: bytes) -> int:
+    """How many ``USING`` replies the lines in ``data`` will produce (a heuristic, see top)."""
+    return sum(1 for line in data.split(b"\r\n") if _USING_LINE.fullmatch(line))
+
+
+# ---------------------------------------------------------------------------------------------
+# Wire reading
+
+
+class Conn:
+    """A client socket with a receive buffer that reads whole beanstalk replies."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.buf = b""
+        self.pending = 0  # sentinels written whose USING reply is not read yet
+        self.pending_usings = 0  # USING replies expected from steps themselves, not read yet
+        self.eof = False
+
+    def _fill(self, deadline: float) -> bool:
+        """Read more bytes; False on EOF. Raises TimeoutError past ``deadline``."""
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError(f"no complete reply within {READ_TIMEOUT}s; buffered {self.buf!r}")
+        self.sock.settimeout(left)
+        try:
+            chunk = self.sock.recv(65536)
+        except TimeoutError:
+            raise TimeoutError(
+                f"no complete reply within {READ_TIMEOUT}s; buffered {self.buf!r}"
+            ) from None
+        except ConnectionResetError:
+            chunk = b""
+        if not chunk:
+            self.eof = True
+            return False
+        self.buf += chunk
+        return True
+
+    def read_reply(self, deadline: float) -> bytes:
+        """One whole reply (line + body), or :data:`EOF`."""
+        while b"\r\n" not in self.buf:
+            if self.eof or not self._fill(deadline):
+                return EOF if not self.buf else self._truncated()
+        line, _, _ = self.buf.partition(b"\r\n")
+        m = _BODY_REPLY.fullmatch(line)
+        need = len(line) + 2
+        if m:
+            need += int(m.group(1) or m.group(2)) + 2
+        while len(self.buf) < need:
+            if self.eof or not self._fill(deadline):
+                return self._truncated()
+        reply, self.buf = self.buf[:need], self.buf[need:]
+        return reply
+
+    def _truncated(self) -> bytes:
+        rest, self.buf = self.buf, b""
+        return b"<EOF after partial reply " + repr(rest).encode() + b">"
+
+    def read_pending(self) -> list[bytes]:
+        """Read until every outstanding sentinel has answered (or EOF)."""
+        deadline = time.monotonic() + READ_TIMEOUT
+        replies: list[bytes] = []
+        while self.pending:
+            reply = self.read_reply(deadline)
+            if reply.startswith(b"<EOF"):
+                replies.append(reply)
+                self.pending = self.pending_usings = 0
+                break
+            if reply.startswith(b"USING "):
+                if self.pending_usings:
+                    self.pending_usings -= 1
+                else:
+                    self.pending -= 1
+                    continue  # the sentinel's own reply is not part of the transcript
+            replies.append(reply)
+        return replies
+
+
+def _send(sock: socket.socket, data: bytes, split: str | tuple[int, ...] | None) -> None:
+    if split is None:
+        sock.sendall(data)
+        return
+    cuts = range(1, len(data)) if split == "bytes" else split
+    start = 0
+    for cut in [*cuts, len(data)]:
+        if cut > start:
+            sock.sendall(data[start:cut])
+            start = cut
+
+
+# ---------------------------------------------------------------------------------------------
+# Running a script
+
+
+Transcript = list[tuple[str, list[bytes]]]
+
+
+@dataclass
+class Run:
+    """What one server said, step by step, plus the server itself for follow-up checks."""
+
+    server: RunningServer
+    transcript: Transcript = field(default_factory=list)
+
+    def replies(self) -> list[bytes]:
+        return [r for _, rs in self.transcript for r in rs]
+
+
+def _label(step: Step) -> str:
+    if isinstance(step, Send):
+        data = step.data if len(step.data) <= 80 else step.data[:60] + b"..." + step.data[-12:]
+        extra = "" if step.read else " (no read)"
+        return f"{step.conn}> {data!r}{extra}"
+    if isinstance(step, Call):
+        return f"call {getattr(step.fn, '__name__', step.fn)!r}"
+    return f"{type(step).__name__.lower()} {getattr(step, 'conn', '')}".strip()
+
+
+def run_script(server: RunningServer, steps: Sequence[Step]) -> Run:
+    """Play ``steps`` against ``server`` and record every reply; closes all its connections."""
+    conns: dict[str, Conn] = {}
+    run = Run(server)
+
+    def conn(name: str) -> Conn:
+        if name not in conns:
+            conns[name] = Conn(server.connect())
+        return conns[name]
+
+    try:
+        for step in steps:
+            replies: list[bytes] = []
+            if isinstance(step, Send):
+                c = conn(step.conn)
+                data = step.data + (SENTINEL if step.sentinel else b"")
+                _send(c.sock, data, step.split)
+                if step.sentinel:
+                    c.pending += 1
+                    usings = count_usings(step.data) if step.usings is None else step.usings
+                    c.pending_usings += usings
+                if step.read:
+                    replies = c.read_pending()
+            elif isinstance(step, Read):
+                replies = conn(step.conn).read_pending()
+            elif isinstance(step, Close):
+                conns.pop(step.conn).sock.close()
+            elif isinstance(step, ShutdownWrite):
+                c = conns[step.conn]
+                c.sock.shutdown(socket.SHUT_WR)
+                deadline = time.monotonic() + READ_TIMEOUT
+                while (reply := c.read_reply(deadline)) != EOF:
+                    if reply.startswith(b"USING ") and c.pending and not c.pending_usings:
+                        c.pending -= 1
+                        continue
+                    replies.append(reply)
+                replies.append(EOF)
+                conns.pop(step.conn).sock.close()
+            elif isinstance(step, Drain):
+                server.proc.send_signal(signal.SIGUSR1)
+                wait_for(server, lambda s: s.get("draining") == "true", "draining: true")
+            elif isinstance(step, Call):
+                step.fn(server)
+            run.transcript.append((_label(step), replies))
+        # Final sync: each open connection must answer exactly one sentinel and nothing else.
+        for name, c in conns.items():
+            if c.eof:
+                continue
+            c.sock.sendall(SENTINEL)
+            c.pending += 1
+            extra = c.read_pending()
+            if extra:
+                run.transcript.append((f"{name}: unexpected extra replies", extra))
+    finally:
+        for c in conns.values():
+            c.sock.close()
+    return run
+
+
+def command(server: RunningServer, line: bytes) -> bytes:
+    """Send one command on a fresh connection and return its single reply."""
+    with server.connect() as sock:
+        c = Conn(sock)
+        sock.sendall(line)
+        return c.read_reply(time.monotonic() + READ_TIMEOUT)
+
+
+def stats_of(server: RunningServer, line: bytes = b"stats\r\n") -> dict[str, str]:
+    """A ``stats``-family reply as a dict (values unparsed)."""
+    reply = command(server, line)
+    assert reply.startswith(b"OK "), reply
+    return dict(parse_yaml(reply.split(b"\r\n", 1)[1][:-2]))
+
+
+def wait_for(
+    server: RunningServer,
+    pred: Callable[[dict[str, str]], bool],
+    what: str,
+    line: bytes = b"stats\r\n",
+    timeout: float = READ_TIMEOUT,
+) -> None:
+    """Poll a stats command until ``pred`` holds (for facts no reply announces, e.g. a signal)."""
+    deadline = time.monotonic() + timeout
+    while not pred(stats_of(server, line)):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{server.kind}: never saw {what}")
+        time.sleep(0.01)
+
+
+# ---------------------------------------------------------------------------------------------
+# Normalising and comparing
+
+
+def parse_yaml(body: bytes) -> list[tuple[str, str]]:
+    """Split beanstalk's YAML (``---\\n`` then ``key: value`` or ``- item`` lines)."""
+    text = body.decode("utf-8", "replace")
+    assert text.startswith("---\n"), f"yaml must start with ---: {text!r}"
+    items: list[tuple[str, str]] = []
+    for line in text[4:].split("\n")[:-1]:
+        if line.startswith("- "):
+            items.append(("-", line[2:]))
+        else:
+            key, sep, value = line.partition(": ")
+            assert sep, f"bad yaml line {line!r}"
+            items.append((key, value))
+    assert text.endswith("\n"), f"yaml must end with a newline: {text!r}"
+    return items
+
+
+@dataclass(frozen=True)
+class Yaml:
+    """A normalised ``OK`` reply: the key/value pairs, process facts dropped."""
+
+    items: tuple[tuple[str, str], ...]
+
+    def __repr__(self) -> str:
+        return "OK<" + ", ".join(f"{k}: {v}" for k, v in self.items) + ">"
+
+
+Norm = bytes | Yaml
+
+
+def normalise(reply: bytes, *, quoted: bool, drop: Iterable[str] = ()) -> Norm:
+    """Make one reply comparable. ``quoted``: this server quotes string values (1.13 style)."""
+    if not reply.startswith(b"OK "):
+        return reply
+    line, _, rest = reply.partition(b"\r\n")
+    size = int(line[3:])
+    body = rest[:-2]
+    assert len(body) == size and rest.endswith(b"\r\n"), f"OK length mismatch in {reply!r}"
+    dropped = PROCESS_FACTS | set(drop)
+    items = []
+    for key, value in parse_yaml(body):
+        if key in QUOTED_KEYS:
+            if quoted:
+                assert len(value) >= 2 and value[0] == value[-1] == '"', (
+                    f"{key} must be double-quoted (beanstalkd 1.13 style), got {value!r}"
+                )
+                value = value[1:-1]
+            else:
+                assert not value.startswith('"'), f"1.12 prints {key} bare, got {value!r}"
+        if key not in dropped:
+            items.append((key, value))
+    return Yaml(tuple(items))
+
+
+def _same(a: Norm, b: Norm) -> bool:
+    if isinstance(a, Yaml) and isinstance(b, Yaml):
+        if [k for k, _ in a.items] != [k for k, _ in b.items]:
+            return False
+        for (key, va), (_, vb) in zip(a.items, b.items, strict=True):
+            if va == vb:
+                continue
+            ia, ib = _int(va), _int(vb)
+            if key in CLOCK_KEYS and ia is not None and ib is not None and abs(ia - ib) <= 1:
+                continue
+            return False
+        return True
+    return a == b
+
+
+def _int(text: str) -> int | None:
+    try:
+        return int(text)
+    except ValueError:
+        return None
+
+
+def quotes(run: Run) -> bool:
+    """Whether this server quotes YAML strings: ours does (1.13 style), Debian's 1.12 does not."""
+    return run.server.kind != "beanstalkd"
+
+
+def differences(oracle: Run, candidate: Run, drop: Iterable[str] = ()) -> list[str]:
+    """Human-readable differences between two transcripts of the same script (empty if equal)."""
+    out: list[str] = []
+    o_steps, c_steps = oracle.transcript, candidate.transcript
+    if [label for label, _ in o_steps] != [label for label, _ in c_steps]:
+        out.append(f"steps differ: {[s for s, _ in o_steps]} vs {[s for s, _ in c_steps]}")
+    for (label, o_replies), (_, c_replies) in zip(o_steps, c_steps, strict=False):
+        o_norm = [normalise(r, quoted=quotes(oracle), drop=drop) for r in o_replies]
+        c_norm = [normalise(r, quoted=quotes(candidate), drop=drop) for r in c_replies]
+        if len(o_norm) != len(c_norm) or not all(map(_same, o_norm, c_norm)):
+            out.append(f"{label}\n    expected (1.12): {_show(o_norm)}"
+                       f"\n    got (ours):      {_show(c_norm)}")
+            out.extend(_yaml_detail(o_norm, c_norm))
+    return out
+
+
+def _show(replies: list[Norm]) -> str:
+    return "[" + ", ".join(repr(r) if isinstance(r, bytes) else "OK<yaml>" for r in replies) + "]"
+
+
+def _yaml_detail(o_norm: list[Norm], c_norm: list[Norm]) -> list[str]:
+    """For YAML replies at the same position, name only the keys that differ."""
+    out = []
+    for i, (o, c) in enumerate(zip(o_norm, c_norm, strict=False)):
+        if isinstance(o, Yaml) and isinstance(c, Yaml) and not _same(o, c):
+            od, cd = dict(o.items), dict(c.items)
+            keys = [k for k in dict.fromkeys([*od, *cd]) if od.get(k) != cd.get(k)]
+            diffs = ", ".join(f"{k}: {od.get(k, '<missing>')} vs {cd.get(k, '<missing>')}"
+                              for k in keys)
+            if [k for k, _ in o.items] != [k for k, _ in c.items]:
+                diffs += " (key order differs)"
+            out.append(f"    reply {i} yaml (1.12 vs ours): {diffs}")
+    return out
+
+
+def differential(
+    steps: Sequence[Step], *flags: str, drop: Iterable[str] = ()
+) -> tuple[Run, Run]:
+    """Play ``steps`` against a fresh beanstalkd and a fresh ours, in parallel; assert equal.
+
+    Returns both runs so a test can also pin exact bytes (from the oracle's run).
+    """
+    with (
+        running(ORACLE, *flags) as oracle_srv,
+        running(CANDIDATE, *flags) as cand_srv,
+        ThreadPoolExecutor(2) as pool,
+    ):
+        f_oracle = pool.submit(run_script, oracle_srv, steps)
+        f_cand = pool.submit(run_script, cand_srv, steps)
+        oracle, candidate = f_oracle.result(), f_cand.result()
+    problems = differences(oracle, candidate, drop)
+    assert not problems, "replies differ from beanstalkd:\n" + "\n".join(problems)
+    return oracle, candidate
