@@ -8,6 +8,7 @@ long form. Parsing is a pure function, :func:`parse_args`, so it is tested witho
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import sys
 import time
@@ -209,6 +210,11 @@ def run(opts: QueueOptions) -> int:
 
     def say(message: str) -> None:
         print(message, flush=True)
+
+    # Jobs are freed by reference counting; the cyclic collector only finds the rare cycle of a
+    # closed connection. Scanning a million live jobs every 700 allocations would halve put
+    # throughput, so collect young objects far less often.
+    gc.set_threshold(100_000, 50, 100)
 
     async def main() -> int:
         core = QueueCore(max_job_size=opts.max_job_size, started_at=time.time())

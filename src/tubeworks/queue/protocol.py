@@ -23,6 +23,7 @@ Deliberate differences from beanstalkd (bugs we do not copy):
 from __future__ import annotations
 
 import enum
+import re
 from typing import Final
 
 # --- limits, with where each number comes from --------------------------------------------------
@@ -105,6 +106,8 @@ NEED_DATA: Final = None
 Command = tuple  # (Op, *args); see parse_line for each shape
 
 _BAD: Final = (Op.REPLY, BAD_FORMAT, None)
+#: A put line in its usual spelling; anything else takes the exact, slower path.
+_PUT_HEADER: Final = re.compile(rb"put (\d{1,10}) (\d{1,10}) (\d{1,10}) (\d{1,10})").fullmatch
 _UNKNOWN: Final = (Op.REPLY, UNKNOWN_COMMAND, None)
 
 
@@ -383,6 +386,31 @@ class Parser:
         return len(self._buf) - self._pos
 
     def next(self) -> Command | None:
+        """The next complete command, or ``NEED_DATA``."""
+        if self._skip or self._body is not None or self._discarding:
+            return self._next_slow()
+        buf = self._buf
+        pos = self._pos
+        idx = buf.find(b"\r\n", self._scan - 1 if self._scan > pos else pos)
+        if idx < 0 or idx + 2 - pos > MAX_LINE:
+            return self._next_slow()
+        # Fast path: a well-formed put whose body is already here (pipelined producers).
+        m = _PUT_HEADER(buf, pos, idx)
+        if m is not None:
+            size = int(m[4])
+            end = idx + size + 4
+            if size <= self.max_job_size and len(buf) >= end and buf[end - 2 : end] == b"\r\n":
+                pri, delay, ttr = int(m[1]), int(m[2]), int(m[3])
+                if pri <= U32_MAX and delay <= U32_MAX and ttr <= U32_MAX:
+                    self._pos = self._scan = end
+                    return (Op.PUT, pri, delay, ttr, bytes(buf[idx + 2 : end]))
+            return self._next_slow()
+        if buf.startswith(b"put ", pos):
+            return self._next_slow()
+        self._pos = self._scan = idx + 2
+        return parse_line(bytes(buf[pos:idx]))
+
+    def _next_slow(self) -> Command | None:
         buf = self._buf
         while True:
             pos = self._pos
