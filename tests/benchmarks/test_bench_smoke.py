@@ -1,0 +1,60 @@
+"""Smoke tests: the whole benchmark harness in its smallest mode, against real servers.
+
+They check that every workload produces a row with positive numbers, never how fast anything is.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from benchmarks import report, workloads
+
+REPO = Path(__file__).resolve().parents[2]
+
+BEANSTALKD = shutil.which("beanstalkd") or "/usr/bin/beanstalkd"
+EXPECTED_ROWS = [w.name for w in workloads.WORKLOADS] + ["cycle-4p4c p50", "cycle-4p4c p99"]
+
+
+def run_quick(*extra: str) -> dict[str, tuple[float, float, float]]:
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--quick", *extra],
+        cwd=REPO, capture_output=True, text=True, timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    return report.parse_table(proc.stdout)
+
+
+def assert_complete(table: dict[str, tuple[float, float, float]]) -> None:
+    assert sorted(table) == sorted(EXPECTED_ROWS)
+    for name, numbers in table.items():
+        assert all(n > 0 for n in numbers), (name, numbers)
+
+
+@pytest.mark.timeout(60)
+def test_harness_against_beanstalkd_twice() -> None:
+    """beanstalkd as both servers: validates the harness whatever state our server is in."""
+    assert_complete(run_quick("--ours-cmd", f"{BEANSTALKD} -l {{host}} -p {{port}}"))
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.skipif(
+    importlib.util.find_spec("tubeworks.queue.cli") is None,
+    reason="our queue server (tubeworks.queue.cli) is not written yet",
+)
+def test_harness_against_beanstalkd_and_ours() -> None:
+    assert_complete(run_quick())
+
+
+def test_unknown_workload_is_rejected_before_anything_runs() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--only", "nope"],
+        cwd=REPO, capture_output=True, text=True, timeout=30,
+    )
+    assert proc.returncode == 2
+    assert "--only: no workload named 'nope'" in proc.stderr
