@@ -1,1 +1,89 @@
-"""tubeworks.client"""
+"""Beanstalk clients: blocking :class:`Client` and asyncio :class:`AsyncClient`.
+
+Both speak the full beanstalkd 1.12 protocol to any beanstalk server (ours or the real one) over
+TCP or a unix socket, share one I/O-free core (:mod:`._base`, :mod:`.protocol`), reconnect when
+the server went away and restore the used/watched tubes, and never resend a ``put`` whose reply
+was lost unless told to (``retry_puts=True``).
+
+    from tubeworks.client import Client
+
+    with Client("127.0.0.1", 11300) as c:
+        c.use("emails")
+        job_id = c.put(b'{"to": "a@example.com"}', priority=10, ttr=30)
+        c.watch("emails")
+        job = c.reserve(timeout=5)
+        print(job.json())
+        c.delete(job)
+"""
+
+from tubeworks.client._base import DEFAULT_PRIORITY, DEFAULT_TTR, JobSpec
+from tubeworks.client.address import Address, default_address, parse_address
+from tubeworks.client.aio import AsyncClient
+from tubeworks.client.errors import (
+    BadFormat,
+    BatchFailed,
+    Buried,
+    ClientBusy,
+    ClientClosed,
+    ClientError,
+    CommandError,
+    ConnectFailed,
+    ConnectionBroken,
+    DeadlineSoon,
+    Draining,
+    ExpectedCrlf,
+    InternalError,
+    JobTooBig,
+    LocalProtocolError,
+    NotFound,
+    NotIgnored,
+    OutOfMemory,
+    PutNotConfirmed,
+    RemoteProtocolError,
+    ReplyTimeout,
+    TimedOut,
+    TransportError,
+    UnknownCommand,
+)
+from tubeworks.client.models import Job, JobState, JobStats, ServerStats, TubeStats
+from tubeworks.client.sync import Client
+
+__all__ = [
+    "DEFAULT_PRIORITY",
+    "DEFAULT_TTR",
+    "Address",
+    "AsyncClient",
+    "BadFormat",
+    "BatchFailed",
+    "Buried",
+    "Client",
+    "ClientBusy",
+    "ClientClosed",
+    "ClientError",
+    "CommandError",
+    "ConnectFailed",
+    "ConnectionBroken",
+    "DeadlineSoon",
+    "Draining",
+    "ExpectedCrlf",
+    "InternalError",
+    "Job",
+    "JobSpec",
+    "JobState",
+    "JobStats",
+    "JobTooBig",
+    "LocalProtocolError",
+    "NotFound",
+    "NotIgnored",
+    "OutOfMemory",
+    "PutNotConfirmed",
+    "RemoteProtocolError",
+    "ReplyTimeout",
+    "ServerStats",
+    "TimedOut",
+    "TransportError",
+    "TubeStats",
+    "UnknownCommand",
+    "default_address",
+    "parse_address",
+]

@@ -1,0 +1,218 @@
+"""The blocking Client against real servers: ours and the real beanstalkd (``any_server``)."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from servers import RunningServer
+from tubeworks.client import (
+    BatchFailed,
+    Client,
+    ClientBusy,
+    ClientClosed,
+    DeadlineSoon,
+    Job,
+    JobSpec,
+    JobState,
+    JobTooBig,
+    LocalProtocolError,
+    NotFound,
+    NotIgnored,
+    TimedOut,
+)
+
+pytestmark = pytest.mark.timeout(20)
+
+
+@pytest.fixture
+def client(any_server: RunningServer) -> Iterator[Client]:
+    with Client(any_server.host, any_server.port) as c:
+        yield c
+
+
+def wait_for(condition, timeout: float = 5.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.01)
+
+
+def test_put_reserve_delete(client: Client) -> None:
+    job_id = client.put(json.dumps({"n": 1}), priority=7, ttr=30)
+    stats = client.stats_job(job_id)
+    assert (stats.id, stats.tube, stats.state, stats.pri, stats.ttr) == (
+        job_id,
+        "default",
+        JobState.READY,
+        7,
+        30,
+    )
+    job = client.reserve(timeout=1)
+    assert job == Job(job_id, b'{"n": 1}')
+    assert job.json() == {"n": 1} and job.text == '{"n": 1}'
+    assert client.stats_job(job).state is JobState.RESERVED
+    client.delete(job)
+    with pytest.raises(NotFound, match=r"^stats-job: NOT_FOUND$"):
+        client.stats_job(job_id)
+
+
+def test_binary_body_round_trips(client: Client) -> None:
+    body = bytes(range(256)) + b"\r\n" * 3
+    job_id = client.put(body)
+    assert client.peek(job_id).body == body
+    assert client.reserve(0).body == body
+
+
+def test_tubes_use_watch_ignore(client: Client) -> None:
+    assert client.use("emails") == "emails"
+    assert client.using() == "emails"
+    assert client.watch("emails") == 2
+    assert client.watch("emails") == 2
+    assert client.ignore("default") == 1
+    assert client.watching() == ["emails"]
+    with pytest.raises(NotIgnored, match=r"^ignore: NOT_IGNORED$"):
+        client.ignore("emails")
+    client.put(b"x")
+    assert client.reserve(0).body == b"x"
+    assert set(client.tubes()) == {"default", "emails"}
+
+
+def test_reserve_timeout(client: Client) -> None:
+    with pytest.raises(TimedOut, match=r"^reserve: TIMED_OUT$"):
+        client.reserve(timeout=0)
+
+
+def test_deadline_soon(client: Client) -> None:
+    client.put(b"x", ttr=1)
+    client.reserve(0)
+    with pytest.raises(DeadlineSoon):
+        client.reserve(timeout=1)
+
+
+def test_release_bury_kick_touch_peek(client: Client) -> None:
+    a, b = client.put(b"a"), client.put(b"b")
+    job = client.reserve(0)
+    assert job.id == a
+    client.touch(job)
+    client.release(job, priority=3, delay=100)
+    stats = client.stats_job(a)
+    assert (stats.state, stats.pri, stats.delay, stats.releases) == (JobState.DELAYED, 3, 100, 1)
+    assert client.peek_delayed().id == a
+    assert client.peek_ready().id == b
+    client.bury(client.reserve(0), priority=9)
+    assert client.peek_buried() == Job(b, b"b")
+    assert client.kick(10) == 1  # buried jobs first
+    assert client.kick(10) == 1  # then delayed ones
+    assert client.stats_tube("default").current_jobs_ready == 2
+    job = client.reserve(0)
+    assert job.id == a  # priority 3 beats the default
+    client.bury(job)
+    client.kick_job(a)
+    with pytest.raises(NotFound, match=r"^kick-job: NOT_FOUND$"):
+        client.kick_job(a)
+    for method in (client.peek_buried, client.peek_delayed):
+        with pytest.raises(NotFound):
+            method()
+    with pytest.raises(NotFound, match=r"^peek: NOT_FOUND$"):
+        client.peek(999_999)
+    with pytest.raises(NotFound, match=r"^touch: NOT_FOUND$"):
+        client.touch(999_999)
+
+
+def test_reserve_job(client: Client) -> None:
+    first, second = client.put(b"1"), client.put(b"2")
+    assert client.reserve_job(second) == Job(second, b"2")
+    with pytest.raises(NotFound, match=r"^reserve-job: NOT_FOUND$"):
+        client.reserve_job(second)
+    assert client.reserve(0).id == first
+
+
+def test_stats_are_typed(client: Client) -> None:
+    client.put(b"x", priority=5)
+    stats = client.stats()
+    assert stats.current_jobs_urgent == 1 and stats.cmd_put == 1
+    assert isinstance(stats.draining, bool) and not stats.draining
+    assert isinstance(stats.rusage_utime, float)
+    assert stats.max_job_size == 65535
+    tube = client.stats_tube("default")
+    assert (tube.name, tube.current_jobs_ready, tube.total_jobs) == ("default", 1, 1)
+    assert tube.as_dict()["current-jobs-ready"] == 1
+    with pytest.raises(NotFound, match=r"^stats-tube: NOT_FOUND$"):
+        client.stats_tube("nosuch")
+
+
+def test_pause_tube(client: Client) -> None:
+    client.put(b"x")
+    client.pause_tube("default", 60)
+    assert client.stats_tube("default").pause == 60
+    with pytest.raises(TimedOut):
+        client.reserve(0)
+    client.pause_tube("default", 0)
+    assert client.reserve(0).body == b"x"
+    with pytest.raises(NotFound, match=r"^pause-tube: NOT_FOUND$"):
+        client.pause_tube("nosuch", 1)
+
+
+def test_job_too_big_keeps_connection_usable(client: Client) -> None:
+    with pytest.raises(JobTooBig, match=r"^put: JOB_TOO_BIG$"):
+        client.put(b"x" * 70_000)
+    assert client.put(b"small") > 0
+
+
+def test_bad_arguments_raise_before_sending(client: Client) -> None:
+    with pytest.raises(LocalProtocolError, match=r"^priority must be in 0\.\.4294967295, got -1$"):
+        client.put(b"x", priority=-1)
+    with pytest.raises(LocalProtocolError, match=r"^invalid tube name 'a b'"):
+        client.use("a b")
+    assert client.stats().cmd_put == 0
+
+
+def test_put_many(client: Client) -> None:
+    ids = client.put_many((f"job {i}" for i in range(5000)), priority=9)
+    assert len(ids) == 5000 and len(set(ids)) == 5000 and ids == sorted(ids)
+    assert client.stats_tube("default").current_jobs_ready == 5000
+    assert client.peek(ids[1234]).body == b"job 1234"
+    specs = [JobSpec(b"a", priority=1), JobSpec("b", delay=100, ttr=5)]
+    more = client.put_many(specs, window=1)
+    assert client.stats_job(more[1]).state is JobState.DELAYED
+    assert client.stats_job(more[0]).pri == 1
+
+
+def test_put_many_reports_each_failure(client: Client) -> None:
+    with pytest.raises(
+        BatchFailed, match=r"^put_many: 1 of 3 items failed: put: JOB_TOO_BIG$"
+    ) as e:
+        client.put_many([b"a", b"x" * 70_000, b"c"], window=10)
+    ok_a, too_big, ok_c = e.value.results
+    assert isinstance(too_big, JobTooBig) and e.value.errors == [too_big]
+    assert client.peek(ok_a).body == b"a" and client.peek(ok_c).body == b"c"
+
+
+def test_close_releases_reservations_and_refuses_calls(any_server: RunningServer) -> None:
+    with Client(*any_server.address) as other:
+        other.put(b"x")
+        c = Client(*any_server.address)
+        job = c.reserve(0)
+        c.close()
+        assert c.closed
+        with pytest.raises(ClientClosed, match=r"^client is closed$"):
+            c.put(b"y")
+        assert other.reserve(timeout=5).id == job.id
+
+
+def test_sharing_across_threads_is_detected(any_server: RunningServer) -> None:
+    with Client(*any_server.address) as c, Client(*any_server.address) as observer:
+        got: list[Job] = []
+        worker = threading.Thread(target=lambda: got.append(c.reserve(timeout=10)))
+        worker.start()
+        wait_for(lambda: observer.stats().current_waiting == 1)
+        with pytest.raises(ClientBusy, match=r"^client is already in use by another thread"):
+            c.put(b"x")
+        observer.put(b"wake")
+        worker.join(10)
+        assert [j.body for j in got] == [b"wake"]
