@@ -11,6 +11,7 @@ import sys
 import time
 
 import pytest
+
 from servers import free_port, running, tubeworks_argv, wait_listening
 
 
@@ -188,7 +189,7 @@ def test_a_client_that_never_reads_does_not_stall_others_or_grow_memory() -> Non
 
 
 def test_thousands_of_connections() -> None:
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     n = min(2000, soft // 3)
     with running("tubeworks") as srv:
         socks = [srv.connect() for _ in range(n)]
