@@ -8,8 +8,10 @@ of mocking the log itself. Methods raise ``OSError``; the log turns those into `
 from __future__ import annotations
 
 import os
+import queue
+import threading
 
-__all__ = ["FileOps"]
+__all__ = ["BackgroundRemover", "FileOps"]
 
 
 class FileOps:
@@ -41,3 +43,49 @@ class FileOps:
     def read(self, path: str) -> bytes:
         with open(path, "rb") as f:
             return f.read()
+
+
+class BackgroundRemover:
+    """Unlinks finished log files on a helper thread.
+
+    Removing a large preallocated file can take milliseconds (the filesystem frees or discards
+    every block), which must not stall the event loop. Paths are removed in order; ``wait``
+    blocks until all queued ones are gone.
+    """
+
+    def __init__(self, ops: FileOps) -> None:
+        self._ops = ops
+        self._queue: queue.Queue[str | None] = queue.Queue()
+        self._thread: threading.Thread | None = None
+        self.last_error = ""  # the latest failure, for the log's stats
+
+    def remove(self, path: str) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="wal-remover", daemon=True)
+            self._thread.start()
+        self._queue.put(path)
+
+    def wait(self) -> None:
+        """Return once every queued path has been removed (or failed)."""
+        if self._thread is not None:
+            self._queue.join()
+
+    def close(self) -> None:
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join()
+            self._thread = None
+
+    def _run(self) -> None:
+        while True:
+            path = self._queue.get()
+            try:
+                if path is None:
+                    return
+                self._ops.unlink(path)
+            except FileNotFoundError:
+                pass
+            except OSError as exc:
+                self.last_error = f"cannot remove wal file {path}: {exc.strerror or exc}".lower()
+            finally:
+                self._queue.task_done()

@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from ._errors import WalError, WalFullError, WalOpenError, WalWriteError
-from ._files import FileOps
+from ._files import BackgroundRemover, FileOps
 from ._lock import _reason, acquire_lock, release_lock
 from ._records import (
     DELETE_SIZE,
@@ -137,6 +137,7 @@ class WriteAheadLog:
         self._written = 0
         self._migrated = 0
         self._lookup: Callable[[int], JobRecord | None] | None = None
+        self._remover = BackgroundRemover(ops)
 
     # ---- opening ---------------------------------------------------------------------------
 
@@ -181,10 +182,11 @@ class WriteAheadLog:
                 f"wal dir {directory}: permission denied (need read and write access)"
             )
         lock_fd = acquire_lock(directory)
+        wal = cls(directory, fsync_interval, file_size, lock_fd, ops, clock)
         try:
-            wal = cls(directory, fsync_interval, file_size, lock_fd, ops, clock)
             recovery = wal._load(max_job_size)
         except BaseException:
+            wal._remover.close()
             release_lock(lock_fd)
             raise
         return wal, recovery
@@ -359,7 +361,7 @@ class WriteAheadLog:
             records_migrated=self._migrated,
             file_size=self._requested_size,
             failing=self._failing,
-            last_error=self._last_error,
+            last_error=self._last_error or self._remover.last_error,
         )
 
     def close(self) -> None:
@@ -381,6 +383,7 @@ class WriteAheadLog:
             for spare in self._spares:
                 self._remove(spare)
             self._spares.clear()
+            self._remover.close()
             release_lock(self._lock_fd)
             self._lock_fd = None
 
@@ -552,12 +555,7 @@ class WriteAheadLog:
         if f.fd is not None:
             self._ops.close(f.fd)
             f.fd = None
-        try:
-            self._ops.unlink(f.path)
-        except FileNotFoundError:
-            pass
-        except OSError as exc:
-            self._last_error = f"cannot remove wal file {f.path}: {_reason(exc)}"
+        self._remover.remove(f.path)
 
     def _wasteful(self) -> bool:
         used = sum(f.used for f in self._files.values())
