@@ -264,10 +264,10 @@ class QueueCore:
             conn.deliver(P.TIMED_OUT)
 
     def reserve_job(self, conn: Conn, job_id: int, now: float) -> bytes:
-        conn.worker = True
         job = self.jobs.get(job_id)
         if job is None or job.state == RESERVED:
             return P.NOT_FOUND
+        conn.worker = True
         self._leave_state(job)
         self._reserve_job(conn, job, now)
         return _reply_job(b"RESERVED", job)

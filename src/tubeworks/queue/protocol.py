@@ -238,8 +238,8 @@ def _pause_tube(arg: bytes) -> Command:
     name = arg[pos:end]
     r = read_number(arg, end, U32_MAX, True)
     if not name or r is None:
-        return (Op.REPLY, BAD_FORMAT, Op.PAUSE_TUBE)
-    if not valid_tube_name(name):
+        return _BAD
+    if not valid_tube_name(name):  # beanstalkd counts the command before checking the name
         return (Op.REPLY, BAD_FORMAT, Op.PAUSE_TUBE)
     return (Op.PAUSE_TUBE, name, r[0])
 
