@@ -1,4 +1,8 @@
-"""Shared fixtures: real queue servers on free ports (see ``tests/servers.py``)."""
+"""Shared fixtures: real queue servers on free ports (see ``tests/servers.py``).
+
+Test directories are not packages (pytest's default "prepend" import mode), so every test
+module needs a basename unique across ``tests/``: prefix it with its area (``test_queue_*``).
+"""
 
 from __future__ import annotations
 
