@@ -38,11 +38,17 @@ class Link:
             except OSError:
                 pass
 
-    def end_client(self) -> None:
-        """Send the client a FIN (after anything already written) and drop the upstream."""
+    def end_client(self, last: bytes) -> None:
+        """Send ``last`` and a FIN to the client in one segment, and drop the upstream.
+
+        TCP_CORK holds ``last`` back until the shutdown, so the client can never read it
+        without the close right behind it: there is no window for the client to act in.
+        """
         self.cut_done = True
+        self.client.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 1)
+        self.client.sendall(last)
+        self.client.shutdown(socket.SHUT_WR)
         try:
-            self.client.shutdown(socket.SHUT_WR)
             self.server.shutdown(socket.SHUT_RDWR)
         except OSError:
             pass

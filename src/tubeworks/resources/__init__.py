@@ -22,6 +22,7 @@ from tubeworks.resources._errors import (
 )
 from tubeworks.resources._statements import StatementKind, statement_kind
 from tubeworks.resources.db import Database, DatabaseStatistics, Result
+from tubeworks.resources.smtp import Mailer, MailerStatistics, Sent
 
 __all__ = [
     "MYSQL",
@@ -33,10 +34,13 @@ __all__ = [
     "DeliveryOutcomeUnknown",
     "Driver",
     "Failure",
+    "Mailer",
+    "MailerStatistics",
     "MessageRejected",
     "OutcomeUnknown",
     "ResourceError",
     "Result",
+    "Sent",
     "StatementKind",
     "classify_mysql",
     "classify_postgres",
