@@ -611,6 +611,7 @@ def _groups(
         if g.name in seen:
             raise ConfigError(f"group name {g.name!r} is defined twice", g.loc, f"group:{g.name}")
         seen[g.name] = g
+    # the order supervisord starts (and stops) groups in
     return tuple(sorted(groups, key=lambda g: (g.priority, g.name)))
 
 

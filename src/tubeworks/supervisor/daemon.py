@@ -1,0 +1,502 @@
+"""The supervisor daemon: an asyncio loop that carries out the state machine's effects.
+
+Everything is event driven.  A child's exit is noticed through its pidfd the moment it
+happens, output pipes are read as data arrives, and each timer the machine asks for
+(startsecs, back-off, stopwaitsecs) is one ``call_later``.  Nothing waits for a tick.
+
+The daemon owns OS resources (children, pipes, pidfds, log files); the rules live in
+:mod:`machine`.  The XML-RPC layer (:mod:`rpc`) drives it through the public methods here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import IO
+
+from tubeworks.supervisor import machine as m
+from tubeworks.supervisor.config import AUTO, Config, GroupConfig, ProcessConfig
+from tubeworks.supervisor.datatypes import signal_name
+from tubeworks.supervisor.logs import ActivityLog, RotatingFile, auto_log_path
+from tubeworks.supervisor.spawn import SpawnError, child_environment, resolve_command, spawn_child
+from tubeworks.supervisor.states import (
+    RUNNING_STATES,
+    STOPPED_STATES,
+    ProcessState,
+    SupervisorState,
+)
+
+READ_CHUNK = 128 * 1024  # bytes per read from a child pipe (supervisord reads the same)
+CHANNELS = ("stdout", "stderr")
+
+
+@dataclass(eq=False)
+class Process:
+    """One supervised process: its machine snapshot plus the OS resources it holds."""
+
+    proc: m.Proc
+    logs: dict[str, RotatingFile | None]
+    log_paths: dict[str, str]  # "" when the channel is not logged
+    pid_fd: int | None = None
+    popen: object | None = None
+    pipes: dict[str, IO[bytes]] = field(default_factory=dict)  # stdin/stdout/stderr, parent ends
+    removed: bool = False
+
+    @property
+    def config(self) -> ProcessConfig:
+        return self.proc.config
+
+    @property
+    def name(self) -> str:
+        return self.proc.config.name
+
+    @property
+    def group(self) -> str:
+        return self.proc.config.group
+
+    @property
+    def namespec(self) -> str:
+        return self.name if self.name == self.group else f"{self.group}:{self.name}"
+
+    @property
+    def state(self) -> ProcessState:
+        return self.proc.state
+
+
+@dataclass(eq=False)
+class Group:
+    config: GroupConfig
+    processes: dict[str, Process]
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    def ordered(self) -> list[Process]:
+        """By priority; ties keep config order (a stable sort, as supervisord does)."""
+        return sorted(self.processes.values(), key=lambda p: p.config.priority)
+
+
+def diff_groups(
+    old: Iterable[GroupConfig], new: Iterable[GroupConfig]
+) -> tuple[list[str], list[str], list[str]]:
+    """(added, changed, removed) group names between two configs, each sorted."""
+    before = {g.name: g for g in old}
+    after = {g.name: g for g in new}
+    added = sorted(set(after) - set(before))
+    removed = sorted(set(before) - set(after))
+    changed = sorted(n for n in set(before) & set(after) if before[n] != after[n])
+    return added, changed, removed
+
+
+class Supervisor:
+    """Runs the process groups of a :class:`Config`.  Create, then ``await run()``."""
+
+    def __init__(self, config: Config, loader: Callable[[], Config], log: ActivityLog) -> None:
+        self.config = config  # what is running now
+        self.latest = config  # what the last reread found (addProcessGroup reads this)
+        self.loader = loader  # re-reads the file with the command-line overrides applied
+        self.log = log
+        self.groups: dict[str, Group] = {}
+        self.state = SupervisorState.RUNNING
+        self.serverurl: str | None = None  # SUPERVISOR_SERVER_URL for children
+        self.on_state_change: list[Callable[[Process, m.StateChanged], None]] = []
+        self._waiters: list[asyncio.Future[None]] = []
+        self._done: asyncio.Future[None] | None = None
+        self._stopping: asyncio.Task[None] | None = None
+        self._timers: set[asyncio.TimerHandle] = set()
+
+    # ---- lookups ----
+
+    def all_processes(self) -> list[Process]:
+        """Every process, sorted by group name then process name (as getAllProcessInfo)."""
+        return [
+            p
+            for g in sorted(self.groups)
+            for p in sorted(self.groups[g].processes.values(), key=lambda p: p.name)
+        ]
+
+    def find(self, namespec: str) -> tuple[Group | None, Process | None]:
+        """``g:p``, ``g:*``/``g:`` (group only) or ``p`` (group named like its process)."""
+        group_name, _, proc_name = namespec.partition(":")
+        if not _:
+            proc_name = group_name
+        group = self.groups.get(group_name)
+        if group is None or proc_name in ("", "*"):
+            return group, None
+        return group, group.processes.get(proc_name)
+
+    # ---- the machine ----
+
+    def feed(self, process: Process, event: m.Event) -> None:
+        """Step the process's machine and carry out the effects."""
+        proc, effects = m.step(process.proc, event, time.time())
+        process.proc = proc
+        for effect in effects:
+            self._apply(process, effect)
+        self._wake()
+
+    def _apply(self, process: Process, effect: m.Effect) -> None:
+        if isinstance(effect, m.Log):
+            self.log.log(effect.level, effect.message)
+        elif isinstance(effect, m.Spawn):
+            self._spawn(process)
+        elif isinstance(effect, m.Kill):
+            self._kill(process, effect)
+        elif isinstance(effect, m.Timer):
+            self._arm(process, effect)
+        elif isinstance(effect, m.StateChanged):
+            for hook in list(self.on_state_change):
+                hook(process, effect)
+
+    def _arm(self, process: Process, timer: m.Timer) -> None:
+        loop = asyncio.get_running_loop()
+        handle: asyncio.TimerHandle
+
+        def fire() -> None:
+            self._timers.discard(handle)
+            if process.removed:
+                return
+            if self.state == SupervisorState.SHUTDOWN and isinstance(
+                timer.event, m.BackoffElapsed | m.RestartDue
+            ):
+                return  # shutting down: no more starts
+            self.feed(process, timer.event)
+
+        handle = loop.call_later(max(0.0, timer.at - time.time()), fire)
+        self._timers.add(handle)
+
+    def _kill(self, process: Process, kill: m.Kill) -> None:
+        pid = process.proc.pid
+        if not pid:
+            return
+        self.log.log(
+            "debug", f"killing {process.name} (pid {pid}) with signal {signal_name(kill.signal)}"
+        )
+        try:
+            if kill.group:
+                os.killpg(pid, kill.signal)
+            else:
+                os.kill(pid, kill.signal)
+        except ProcessLookupError:
+            pass  # it just exited; the pidfd will tell us
+        except OSError as exc:
+            msg = f"unknown problem killing {process.name} ({pid}):{exc}"
+            self.feed(process, m.SignalFailed(msg))
+
+    def signal(self, process: Process, sig: int) -> None:
+        """Send ``sig`` to the process (not its group), as ``signalProcess`` does."""
+        pid = process.proc.pid
+        self.log.log("debug", f"sending {process.name} (pid {pid}) sig {signal_name(sig)}")
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            pass
+        except OSError as exc:
+            self.feed(process, m.SignalFailed(f"unknown problem sending sig {sig} ({pid}):{exc}"))
+
+    # ---- spawning and reaping ----
+
+    def _spawn(self, process: Process) -> None:
+        config = process.config
+        try:
+            filename, argv = resolve_command(config, os.environ)
+            env = child_environment(
+                config, os.environ, self.config.supervisord.environment, self.serverurl
+            )
+            child = spawn_child(config, filename, argv, env)
+        except SpawnError as exc:
+            if exc.message.startswith("couldn't"):
+                log = process.logs["stdout" if config.redirect_stderr else "stderr"]
+                if log is not None:
+                    log.write(
+                        f"supervisor: {exc.message}\nsupervisor: child process was not "
+                        "spawned\n".encode()
+                    )
+            self.feed(process, m.SpawnFailed(exc.message))
+            return
+        loop = asyncio.get_running_loop()
+        process.popen = child.popen
+        assert child.popen.stdin is not None and child.popen.stdout is not None
+        process.pipes = {"stdin": child.popen.stdin, "stdout": child.popen.stdout}
+        if child.popen.stderr is not None:
+            process.pipes["stderr"] = child.popen.stderr
+        for channel in CHANNELS:
+            pipe = process.pipes.get(channel)
+            if pipe is not None:
+                loop.add_reader(pipe.fileno(), self._read_output, process, channel)
+        process.pid_fd = os.pidfd_open(child.pid)
+        loop.add_reader(process.pid_fd, self._reap, process, child.pid)
+        self.feed(process, m.Spawned(child.pid))
+
+    def _read_output(self, process: Process, channel: str) -> None:
+        pipe = process.pipes.get(channel)
+        if pipe is None:
+            return
+        try:
+            data = os.read(pipe.fileno(), READ_CHUNK)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if not data:
+            self._close_pipe(process, channel)
+            return
+        self._record(process, channel, data)
+
+    def _record(self, process: Process, channel: str, data: bytes) -> None:
+        log = process.logs.get(channel)
+        if log is not None:
+            try:
+                log.write(data)
+            except OSError as exc:
+                self.log.log("critical", f"could not write {channel} log of {process.name}: {exc}")
+        if self.log.enabled("debug"):
+            text = data.decode("utf-8", "replace")
+            self.log.log("debug", f"'{process.name}' {channel} output:\n{text}")
+
+    def _close_pipe(self, process: Process, channel: str) -> None:
+        pipe = process.pipes.pop(channel, None)
+        if pipe is None:
+            return
+        if channel != "stdin":
+            with contextlib.suppress(ValueError, OSError):
+                asyncio.get_running_loop().remove_reader(pipe.fileno())
+        with contextlib.suppress(OSError):
+            pipe.close()
+
+    def _drain(self, process: Process) -> None:
+        """Read whatever the child left in its pipes, so no output is lost at exit."""
+        for channel in CHANNELS:
+            pipe = process.pipes.get(channel)
+            while pipe is not None:
+                try:
+                    data = os.read(pipe.fileno(), READ_CHUNK)
+                except (BlockingIOError, OSError):
+                    break
+                if not data:
+                    break
+                self._record(process, channel, data)
+
+    def _reap(self, process: Process, pid: int) -> None:
+        try:
+            got, status = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            got, status = pid, 0
+        if got == 0:
+            return
+        loop = asyncio.get_running_loop()
+        if process.pid_fd is not None:
+            loop.remove_reader(process.pid_fd)
+            os.close(process.pid_fd)
+            process.pid_fd = None
+        self._drain(process)
+        for channel in ("stdin", *CHANNELS):
+            self._close_pipe(process, channel)
+        popen = process.popen
+        if popen is not None:
+            popen.returncode = os.waitstatus_to_exitcode(status)  # type: ignore[attr-defined]
+        process.popen = None
+        self.feed(process, m.Exited(status, may_restart=self.state != SupervisorState.SHUTDOWN))
+
+    # ---- groups ----
+
+    def _make_process(self, config: ProcessConfig) -> Process:
+        logs: dict[str, RotatingFile | None] = {}
+        paths: dict[str, str] = {}
+        sv = self.config.supervisord
+        for channel in CHANNELS:
+            lc = config.stdout if channel == "stdout" else config.stderr
+            path = lc.logfile
+            if channel == "stderr" and config.redirect_stderr:
+                path = None
+            if path == AUTO:
+                path = auto_log_path(sv.childlogdir, config.name, channel, sv.identifier)
+            paths[channel] = path or ""
+            logs[channel] = RotatingFile(path, lc.maxbytes, lc.backups) if path else None
+        return Process(m.Proc(config), logs, paths)
+
+    def add_group(self, config: GroupConfig) -> Group:
+        """Create the group's processes and start the autostart ones (priority order)."""
+        group = Group(config, {p.name: self._make_process(p) for p in config.processes})
+        self.groups[config.name] = group
+        if self.state != SupervisorState.SHUTDOWN:
+            for process in group.ordered():
+                if process.config.autostart and process.state == ProcessState.STOPPED:
+                    self.feed(process, m.Start())
+        return group
+
+    def remove_group(self, name: str) -> None:
+        group = self.groups.pop(name)
+        for process in group.processes.values():
+            process.removed = True
+            for log in process.logs.values():
+                if log is not None:
+                    log.close()
+
+    def start(self, process: Process) -> None:
+        self.feed(process, m.Start())
+
+    def stop(self, process: Process) -> None:
+        self.feed(process, m.Stop())
+
+    # ---- waiting ----
+
+    def _wake(self) -> None:
+        waiters, self._waiters = self._waiters, []
+        for fut in waiters:
+            if not fut.done():
+                fut.set_result(None)
+
+    async def wait_until(self, predicate: Callable[[], bool]) -> None:
+        """Return once ``predicate()`` is true; re-checked after every state change."""
+        while not predicate():
+            fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self._waiters.append(fut)
+            await fut
+
+    # ---- reread / update / reload ----
+
+    def reread(self) -> tuple[list[str], list[str], list[str]]:
+        """Re-read the config file; remember it for addProcessGroup; return the diff.
+
+        Raises:
+            ConfigError: the file no longer parses (nothing changes).
+        """
+        self.latest = self.loader()
+        for warning in self.latest.warnings:
+            self.log.warn(warning)
+        return diff_groups(self.config.groups, self.latest.groups)
+
+    def adopt_latest(self, name: str) -> GroupConfig | None:
+        """The reread config of group ``name`` (None if it is not in the file)."""
+        return self.latest.group(name)
+
+    async def stop_group(self, group: Group) -> None:
+        for process in reversed(group.ordered()):
+            if process.state == ProcessState.BACKOFF:
+                shutting_down = self.state == SupervisorState.SHUTDOWN
+                self.feed(process, m.GiveUp() if shutting_down else m.Stop())
+            elif process.state in RUNNING_STATES:
+                self.feed(process, m.Stop())
+        await self._wait_stopped(group.ordered())
+
+    async def _wait_stopped(self, processes: list[Process]) -> None:
+        last_report = time.monotonic()
+
+        def done() -> bool:
+            return all(p.state in STOPPED_STATES for p in processes)
+
+        while not done():
+            try:
+                await asyncio.wait_for(self.wait_until(done), timeout=3.0)
+            except TimeoutError:
+                pass
+            if not done() and time.monotonic() - last_report >= 3.0:
+                last_report = time.monotonic()
+                names = ", ".join(p.name for p in processes if p.state not in STOPPED_STATES)
+                self.log.info(f"waiting for {names} to die")
+
+    async def reload(self) -> None:
+        """Re-read everything; keep unchanged groups running (same pids), redo the rest."""
+        try:
+            new = self.loader()
+        except ValueError as exc:
+            self.log.log("error", f"could not reload the configuration: {exc}")
+            return
+        added, changed, removed = diff_groups(self.config.groups, new.groups)
+        self.latest = new
+        for name in [*removed, *changed]:
+            group = self.groups.get(name)
+            if group is not None:
+                await self.stop_group(group)
+                self.remove_group(name)
+        old_supervisord = self.config.supervisord
+        self.config = new
+        if new.supervisord.loglevel != old_supervisord.loglevel:
+            self.log.threshold = ActivityLog(None, new.supervisord.loglevel).threshold
+        for warning in new.warnings:
+            self.log.warn(warning)
+        for name in sorted([*added, *changed], key=lambda n: (new.group(n).priority, n)):  # type: ignore[union-attr]
+            group_config = new.group(name)
+            assert group_config is not None
+            self.add_group(group_config)
+
+    # ---- life cycle ----
+
+    async def run(self, on_started: Callable[[], None] | None = None) -> None:
+        """Start all groups, then serve until shutdown."""
+        loop = asyncio.get_running_loop()
+        self._done = loop.create_future()
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT):
+            loop.add_signal_handler(sig, self._on_exit_signal, sig)
+        loop.add_signal_handler(signal.SIGHUP, self._on_hup)
+        loop.add_signal_handler(signal.SIGUSR2, self._on_usr2)
+        for group_config in self.config.groups:
+            self.add_group(group_config)
+        if on_started is not None:
+            on_started()
+        await self._done
+        for handle in self._timers:
+            handle.cancel()
+
+    def _on_exit_signal(self, sig: int) -> None:
+        self.log.warn(f"received {signal_name(sig)} indicating exit request")
+        self.shutdown()
+
+    def _on_hup(self) -> None:
+        if self.state != SupervisorState.RUNNING:
+            self.log.warn("ignored SIGHUP indicating restart request (shutdown in progress)")
+            return
+        self.log.warn("received SIGHUP indicating restart request")
+        self.restart()
+
+    def _on_usr2(self) -> None:
+        self.log.info("received SIGUSR2 indicating log reopen request")
+        if self.log.file is not None:
+            self.log.file.reopen()
+        for process in self.all_processes():
+            for log in process.logs.values():
+                if log is not None:
+                    log.reopen()
+
+    def shutdown(self) -> None:
+        """Stop every group (highest priority number first), then end ``run``."""
+        if self._stopping is not None:
+            return
+        self.state = SupervisorState.SHUTDOWN
+        self._stopping = asyncio.get_running_loop().create_task(self._shutdown())
+
+    async def _shutdown(self) -> None:
+        for group in sorted(
+            self.groups.values(), key=lambda g: (g.config.priority, g.name), reverse=True
+        ):
+            await self.stop_group(group)
+        for name in list(self.groups):
+            self.remove_group(name)
+        if self._done is not None and not self._done.done():
+            self._done.set_result(None)
+
+    def restart(self) -> None:
+        """Reload (SIGHUP / ``supervisor.restart``) in the background."""
+        if self._stopping is not None:
+            return
+        self.state = SupervisorState.RESTARTING
+
+        async def reload() -> None:
+            try:
+                await self.reload()
+            finally:
+                self.state = SupervisorState.RUNNING
+                self._stopping = None
+
+        self._stopping = asyncio.get_running_loop().create_task(reload())
+
+
+def iter_namespecs(processes: Iterable[Process]) -> Iterator[str]:
+    return (p.namespec for p in processes)

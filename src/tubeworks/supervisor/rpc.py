@@ -1,0 +1,686 @@
+"""supervisord's XML-RPC API (version 3.0): ``supervisor.*`` and ``system.*`` methods.
+
+Same method names, aliases, argument order, struct keys (and key order), fault codes and
+``NAME: detail`` fault strings as supervisord, so the real ``supervisorctl`` and existing
+tools work unchanged.  Long operations (start/stop with ``wait``) are coroutines that await
+state changes instead of being polled.  Encoding uses the standard ``xmlrpc.client``.
+
+One deliberate difference: log bytes that are not valid UTF-8 are returned with U+FFFD
+replacement characters instead of failing the whole call with HTTP 500.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import inspect
+import os
+import re
+import time
+import xmlrpc.client
+from collections.abc import Awaitable, Callable
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+from tubeworks.supervisor.config import AUTO, ConfigError
+from tubeworks.supervisor.daemon import Group, Process, Supervisor
+from tubeworks.supervisor.datatypes import signal_number
+from tubeworks.supervisor.spawn import SpawnError, resolve_command
+from tubeworks.supervisor.states import (
+    RUNNING_STATES,
+    SIGNALLABLE_STATES,
+    STOPPED_STATES,
+    ProcessState,
+    SupervisorState,
+)
+
+API_VERSION = "3.0"
+
+FAULTS = {
+    "UNKNOWN_METHOD": 1,
+    "INCORRECT_PARAMETERS": 2,
+    "BAD_ARGUMENTS": 3,
+    "SIGNATURE_UNSUPPORTED": 4,
+    "SHUTDOWN_STATE": 6,
+    "BAD_NAME": 10,
+    "BAD_SIGNAL": 11,
+    "NO_FILE": 20,
+    "NOT_EXECUTABLE": 21,
+    "FAILED": 30,
+    "ABNORMAL_TERMINATION": 40,
+    "SPAWN_ERROR": 50,
+    "ALREADY_STARTED": 60,
+    "NOT_RUNNING": 70,
+    "SUCCESS": 80,
+    "ALREADY_ADDED": 90,
+    "STILL_RUNNING": 91,
+    "CANT_REREAD": 92,
+}
+
+# characters XML 1.0 cannot carry even escaped (control characters other than tab/CR/LF)
+_XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+class RPCError(Exception):
+    """A fault to return: ``faultString`` is ``NAME`` or ``NAME: text``."""
+
+    def __init__(self, name: str, text: object = None) -> None:
+        self.code = FAULTS[name]
+        self.text = name if text is None else f"{name}: {text}"
+        super().__init__(self.text)
+
+
+def _supervisor_version() -> str:
+    try:
+        return version("tubeworks")
+    except PackageNotFoundError:
+        return "0"
+
+
+def to_text(data: bytes) -> str:
+    """Log bytes → XML-safe text (invalid UTF-8 and control characters become U+FFFD)."""
+    return _XML_INVALID.sub("\ufffd", data.decode("utf-8", "replace"))
+
+
+def read_file(path: str, offset: int, length: int) -> bytes:
+    """supervisord's offset/length rules for readLog and readProcess*Log."""
+    if offset < 0 and length:
+        raise RPCError("BAD_ARGUMENTS")
+    if length < 0:
+        raise RPCError("BAD_ARGUMENTS")
+    try:
+        with open(path, "rb") as f:
+            if offset < 0:
+                size = f.seek(0, 2)
+                f.seek(max(0, size + offset))
+                return f.read(-offset)
+            f.seek(offset)
+            return f.read() if length == 0 else f.read(length)
+    except OSError:
+        raise RPCError("FAILED") from None
+
+
+def tail_file(path: str, offset: int, length: int) -> list[Any]:
+    """``[text, new offset, overflow]``: at most ``length`` bytes ending at the file's end."""
+    try:
+        with open(path, "rb") as f:
+            size = f.seek(0, 2)
+            overflow = False
+            if size > offset + length:
+                overflow = True
+                offset = size - 1
+            if offset + length > size:
+                if offset > size - 1:
+                    length = 0
+                offset = size - length
+            offset, length = max(offset, 0), max(length, 0)
+            data = b""
+            if length:
+                f.seek(offset)
+                data = f.read(length)
+            return [to_text(data), size, overflow]
+    except OSError:
+        return ["", offset, False]
+
+
+def _capped(t: float) -> int:
+    return min(int(t), 2**31 - 1)
+
+
+def describe(info: dict[str, Any]) -> str:
+    state = info["state"]
+    if state == ProcessState.RUNNING:
+        uptime = max(0, info["now"] - info["start"])
+        return f"pid {info['pid']}, uptime {datetime.timedelta(seconds=uptime)}"
+    if state in (ProcessState.FATAL, ProcessState.BACKOFF):
+        return info["spawnerr"] or f'unknown error (try "tail {info["name"]}")'
+    if state in (ProcessState.STOPPED, ProcessState.EXITED):
+        if info["start"]:
+            return time.strftime("%b %d %I:%M %p", time.localtime(info["stop"]))
+        return "Not started"
+    return ""
+
+
+def process_info(process: Process) -> dict[str, Any]:
+    proc = process.proc
+    info: dict[str, Any] = {
+        "name": process.name,
+        "group": process.group,
+        "start": _capped(proc.laststart),
+        "stop": _capped(proc.laststop),
+        "now": _capped(time.time()),
+        "state": int(proc.state),
+        "statename": proc.state.name,
+        "spawnerr": proc.spawnerr,
+        "exitstatus": proc.exitstatus or 0,
+        "logfile": process.log_paths["stdout"],
+        "stdout_logfile": process.log_paths["stdout"],
+        "stderr_logfile": process.log_paths["stderr"],
+        "pid": proc.pid,
+    }
+    info["description"] = describe(info)
+    return info
+
+
+def _result(process: Process, code: str = "SUCCESS", text: str = "OK") -> dict[str, Any]:
+    return {
+        "name": process.name,
+        "group": process.group,
+        "status": FAULTS[code],
+        "description": text,
+    }
+
+
+class RPCInterface:
+    """The published methods.  ``methods`` maps every public name (aliases too) to a callable."""
+
+    def __init__(self, sv: Supervisor) -> None:
+        self.sv = sv
+        self.methods: dict[str, Callable[..., Any]] = {}
+        for name, member in inspect.getmembers(self, inspect.ismethod):
+            if name.startswith("rpc_"):
+                self.methods[name[4:].replace("__", ".")] = member
+        aliases = {
+            "supervisor.getVersion": "supervisor.getAPIVersion",
+            "supervisor.readMainLog": "supervisor.readLog",
+            "supervisor.readProcessLog": "supervisor.readProcessStdoutLog",
+            "supervisor.tailProcessLog": "supervisor.tailProcessStdoutLog",
+            "supervisor.clearProcessLog": "supervisor.clearProcessLogs",
+        }
+        for alias, target in aliases.items():
+            self.methods[alias] = self.methods[target]
+
+    async def call(self, method: str, params: tuple[Any, ...]) -> Any:
+        """Run one call; raises RPCError for faults."""
+        func = self.methods.get(method)
+        if func is None:
+            raise RPCError("UNKNOWN_METHOD")
+        if method.startswith("supervisor.") and self.sv.state in (
+            SupervisorState.SHUTDOWN,
+            SupervisorState.RESTARTING,
+        ):
+            raise RPCError("SHUTDOWN_STATE")
+        try:
+            inspect.signature(func).bind(*params)
+        except TypeError:
+            raise RPCError("INCORRECT_PARAMETERS") from None
+        result = func(*params)
+        if inspect.isawaitable(result):
+            result = await result
+        return result
+
+    # ---- lookups ----
+
+    def _group_and_process(self, name: str) -> tuple[Group, Process | None]:
+        group, process = self.sv.find(name)
+        if group is None:
+            raise RPCError("BAD_NAME", name)
+        _, colon, proc_name = name.partition(":")
+        if process is None and not (colon and proc_name in ("", "*")):
+            raise RPCError("BAD_NAME", name)
+        return group, process
+
+    def _process(self, name: str) -> Process:
+        _, process = self._group_and_process(name)
+        if process is None:
+            raise RPCError("BAD_NAME", name)
+        return process
+
+    # ---- supervisor state ----
+
+    def rpc_supervisor__getAPIVersion(self) -> str:
+        return API_VERSION
+
+    def rpc_supervisor__getSupervisorVersion(self) -> str:
+        return _supervisor_version()
+
+    def rpc_supervisor__getIdentification(self) -> str:
+        return self.sv.config.supervisord.identifier
+
+    def rpc_supervisor__getState(self) -> dict[str, Any]:
+        return {"statecode": int(self.sv.state), "statename": self.sv.state.name}
+
+    def rpc_supervisor__getPID(self) -> int:
+        return os.getpid()
+
+    def rpc_supervisor__readLog(self, offset: int, length: int) -> str:
+        path = self.sv.log.file.path if self.sv.log.file else None
+        if path is None or not os.path.exists(path):
+            raise RPCError("NO_FILE", path)
+        return to_text(read_file(path, int(offset), int(length)))
+
+    def rpc_supervisor__clearLog(self) -> bool:
+        if self.sv.log.file is None:
+            raise RPCError("NO_FILE")
+        try:
+            self.sv.log.file.clear()
+        except OSError:
+            raise RPCError("FAILED") from None
+        return True
+
+    def rpc_supervisor__shutdown(self) -> bool:
+        asyncio.get_running_loop().call_soon(self.sv.shutdown)
+        return True
+
+    def rpc_supervisor__restart(self) -> bool:
+        asyncio.get_running_loop().call_soon(self.sv.restart)
+        return True
+
+    def rpc_supervisor__reloadConfig(self) -> list[Any]:
+        try:
+            added, changed, removed = self.sv.reread()
+        except (ConfigError, OSError) as exc:
+            raise RPCError("CANT_REREAD", str(exc)) from None
+        return [[added, changed, removed]]
+
+    def rpc_supervisor__addProcessGroup(self, name: str) -> bool:
+        if name in self.sv.groups:
+            raise RPCError("ALREADY_ADDED", name)
+        config = self.sv.adopt_latest(name)
+        if config is None:
+            raise RPCError("BAD_NAME", name)
+        self.sv.add_group(config)
+        return True
+
+    def rpc_supervisor__removeProcessGroup(self, name: str) -> bool:
+        group = self.sv.groups.get(name)
+        if group is None:
+            raise RPCError("BAD_NAME", name)
+        if any(p.state not in STOPPED_STATES for p in group.processes.values()):
+            raise RPCError("STILL_RUNNING", name)
+        self.sv.remove_group(name)
+        return True
+
+    # ---- process info ----
+
+    def rpc_supervisor__getProcessInfo(self, name: str) -> dict[str, Any]:
+        return process_info(self._process(name))
+
+    def rpc_supervisor__getAllProcessInfo(self) -> list[dict[str, Any]]:
+        return [process_info(p) for p in self.sv.all_processes()]
+
+    def rpc_supervisor__getAllConfigInfo(self) -> list[dict[str, Any]]:
+        out = []
+        for group in self.sv.latest.groups:
+            inuse = group.name in self.sv.groups
+            for p in group.processes:
+                d: dict[str, Any] = {
+                    "autostart": p.autostart,
+                    "directory": p.directory,
+                    "uid": p.user,
+                    "command": p.command,
+                    "exitcodes": list(p.exitcodes),
+                    "group": group.name,
+                    "group_prio": group.priority,
+                    "inuse": inuse,
+                    "killasgroup": p.killasgroup,
+                    "name": p.name,
+                    "process_prio": p.priority,
+                    "redirect_stderr": p.redirect_stderr,
+                    "startretries": p.startretries,
+                    "startsecs": p.startsecs,
+                }
+                for channel, lc in (("stdout", p.stdout), ("stderr", p.stderr)):
+                    d[f"{channel}_capture_maxbytes"] = lc.capture_maxbytes
+                    d[f"{channel}_events_enabled"] = lc.events_enabled
+                    d[f"{channel}_logfile"] = "auto" if lc.logfile == AUTO else lc.logfile
+                    d[f"{channel}_logfile_backups"] = lc.backups
+                    d[f"{channel}_logfile_maxbytes"] = lc.maxbytes
+                    d[f"{channel}_syslog"] = lc.syslog
+                    if channel == "stdout":
+                        d["stopsignal"] = p.stopsignal
+                        d["stopwaitsecs"] = p.stopwaitsecs
+                d["serverurl"] = p.serverurl if p.serverurl else "auto"
+                out.append({k: ("none" if v is None else v) for k, v in d.items()})
+        return sorted(out, key=lambda d: d["name"])
+
+    # ---- start ----
+
+    def _start_now(self, name: str, process: Process) -> None:
+        try:
+            resolve_command(process.config, os.environ)
+        except SpawnError as exc:
+            raise RPCError(exc.kind, exc.message) from None
+        if process.state in RUNNING_STATES:
+            raise RPCError("ALREADY_STARTED", name)
+        if process.state == ProcessState.UNKNOWN:
+            raise RPCError("FAILED", f"{name} is in an unknown process state")
+        self.sv.start(process)
+        if process.proc.spawnerr:
+            raise RPCError("SPAWN_ERROR", name)
+
+    async def _await_started(self, name: str, process: Process) -> bool:
+        def settled() -> bool:
+            return bool(process.proc.spawnerr) or process.state != ProcessState.STARTING
+
+        await self.sv.wait_until(settled)
+        if process.proc.spawnerr:
+            raise RPCError("SPAWN_ERROR", name)
+        if process.state != ProcessState.RUNNING:
+            raise RPCError("ABNORMAL_TERMINATION", name)
+        return True
+
+    async def rpc_supervisor__startProcess(self, name: str, wait: bool = True) -> Any:
+        group, process = self._group_and_process(name)
+        if process is None:
+            return await self.rpc_supervisor__startProcessGroup(group.name, wait)
+        self._start_now(name, process)
+        if wait and process.state != ProcessState.RUNNING:
+            return await self._await_started(name, process)
+        return True
+
+    async def _for_each(
+        self,
+        processes: list[Process],
+        eligible: Callable[[Process], bool],
+        now: Callable[[str, Process], None],
+        later: Callable[[str, Process], Awaitable[Any]] | None,
+    ) -> list[dict[str, Any]]:
+        """supervisord's "allfunc": act on each eligible process, then await them together."""
+        results: list[dict[str, Any]] = []
+        pending: list[tuple[Process, Awaitable[Any]]] = []
+        for p in processes:
+            if not eligible(p):
+                continue
+            try:
+                now(p.namespec, p)
+            except RPCError as exc:
+                results.append(_result(p, _fault_name(exc.code), exc.text))
+                continue
+            if later is None:
+                results.append(_result(p))
+            else:
+                pending.append((p, later(p.namespec, p)))
+        outcomes = await asyncio.gather(*(aw for _, aw in pending), return_exceptions=True)
+        for (p, _), outcome in zip(pending, outcomes, strict=True):
+            if isinstance(outcome, RPCError):
+                results.append(_result(p, _fault_name(outcome.code), outcome.text))
+            elif isinstance(outcome, BaseException):
+                raise outcome
+            else:
+                results.append(_result(p))
+        return results
+
+    def _startable(self, p: Process) -> bool:
+        return p.state not in RUNNING_STATES
+
+    async def _start_many(self, processes: list[Process], wait: bool) -> list[dict[str, Any]]:
+        async def later(name: str, p: Process) -> bool:
+            if p.state == ProcessState.RUNNING:
+                return True
+            return await self._await_started(name, p)
+
+        return await self._for_each(
+            processes, self._startable, self._start_now, later if wait else None
+        )
+
+    async def rpc_supervisor__startProcessGroup(self, name: str, wait: bool = True) -> Any:
+        group = self.sv.groups.get(name)
+        if group is None:
+            raise RPCError("BAD_NAME", name)
+        return await self._start_many(group.ordered(), wait)
+
+    async def rpc_supervisor__startAllProcesses(self, wait: bool = True) -> Any:
+        return await self._start_many(self._by_priority(), wait)
+
+    def _by_priority(self) -> list[Process]:
+        groups = sorted(self.sv.groups.values(), key=lambda g: g.config.priority)
+        return [p for g in groups for p in g.ordered()]
+
+    # ---- stop ----
+
+    def _stop_now(self, name: str, process: Process) -> None:
+        if process.state not in RUNNING_STATES:
+            raise RPCError("NOT_RUNNING", name)
+        self.sv.stop(process)
+        if process.state == ProcessState.UNKNOWN:
+            raise RPCError("FAILED", process.proc.spawnerr or name)
+
+    async def _await_stopped(self, name: str, process: Process) -> bool:
+        await self.sv.wait_until(lambda: process.state in STOPPED_STATES)
+        return True
+
+    async def rpc_supervisor__stopProcess(self, name: str, wait: bool = True) -> Any:
+        group, process = self._group_and_process(name)
+        if process is None:
+            return await self.rpc_supervisor__stopProcessGroup(group.name, wait)
+        self._stop_now(name, process)
+        if wait:
+            await self._await_stopped(name, process)
+        return True
+
+    async def _stop_many(self, processes: list[Process], wait: bool) -> list[dict[str, Any]]:
+        return await self._for_each(
+            processes,
+            lambda p: p.state in RUNNING_STATES,
+            self._stop_now,
+            self._await_stopped if wait else None,
+        )
+
+    async def rpc_supervisor__stopProcessGroup(self, name: str, wait: bool = True) -> Any:
+        group = self.sv.groups.get(name)
+        if group is None:
+            raise RPCError("BAD_NAME", name)
+        return await self._stop_many(group.ordered(), wait)
+
+    async def rpc_supervisor__stopAllProcesses(self, wait: bool = True) -> Any:
+        return await self._stop_many(self._by_priority(), wait)
+
+    # ---- signals and stdin ----
+
+    def _signal_now(self, sig: int) -> Callable[[str, Process], None]:
+        def now(name: str, process: Process) -> None:
+            if process.state not in SIGNALLABLE_STATES:
+                raise RPCError("NOT_RUNNING", name)
+            self.sv.signal(process, sig)
+            if process.state == ProcessState.UNKNOWN:
+                raise RPCError("FAILED", name)
+
+        return now
+
+    def _signal(self, text: Any) -> int:
+        try:
+            return signal_number(str(text))
+        except ValueError:
+            raise RPCError("BAD_SIGNAL", text) from None
+
+    async def rpc_supervisor__signalProcess(self, name: str, signal: Any) -> Any:
+        group, process = self._group_and_process(name)
+        if process is None:
+            return await self.rpc_supervisor__signalProcessGroup(group.name, signal)
+        self._signal_now(self._signal(signal))(name, process)
+        return True
+
+    async def _signal_many(self, processes: list[Process], signal: Any) -> list[dict[str, Any]]:
+        now = self._signal_now(self._signal(signal))
+        return await self._for_each(processes, lambda p: p.state in SIGNALLABLE_STATES, now, None)
+
+    async def rpc_supervisor__signalProcessGroup(self, name: str, signal: Any) -> Any:
+        group = self.sv.groups.get(name)
+        if group is None:
+            raise RPCError("BAD_NAME", name)
+        return await self._signal_many(group.ordered(), signal)
+
+    async def rpc_supervisor__signalAllProcesses(self, signal: Any) -> Any:
+        return await self._signal_many(self._by_priority(), signal)
+
+    def rpc_supervisor__sendProcessStdin(self, name: str, chars: Any) -> bool:
+        if not isinstance(chars, str | bytes | xmlrpc.client.Binary):
+            raise RPCError("INCORRECT_PARAMETERS", chars)
+        data = chars.data if isinstance(chars, xmlrpc.client.Binary) else chars
+        process = self._process(name)
+        if process.state not in RUNNING_STATES or not process.proc.pid:
+            raise RPCError("NOT_RUNNING", name)
+        pipe = process.pipes.get("stdin")
+        if pipe is None:
+            raise RPCError("NO_FILE", name)
+        payload = data.encode("utf-8") if isinstance(data, str) else data
+        try:
+            os.set_blocking(pipe.fileno(), True)
+            pipe.write(payload)
+        except OSError:
+            raise RPCError("NO_FILE", name) from None
+        return True
+
+    def rpc_supervisor__sendRemoteCommEvent(self, type: str, data: str) -> bool:
+        return True
+
+    # ---- logs ----
+
+    def _log_path(self, name: str, channel: str) -> str:
+        return self._process(name).log_paths[channel]
+
+    def _read_process_log(self, name: str, offset: int, length: int, channel: str) -> str:
+        path = self._log_path(name, channel)
+        if not path or not os.path.exists(path):
+            raise RPCError("NO_FILE", path or None)
+        return to_text(read_file(path, int(offset), int(length)))
+
+    def rpc_supervisor__readProcessStdoutLog(self, name: str, offset: int, length: int) -> str:
+        return self._read_process_log(name, offset, length, "stdout")
+
+    def rpc_supervisor__readProcessStderrLog(self, name: str, offset: int, length: int) -> str:
+        return self._read_process_log(name, offset, length, "stderr")
+
+    def _tail_process_log(self, name: str, offset: int, length: int, channel: str) -> list[Any]:
+        path = self._log_path(name, channel)
+        if not path or not os.path.exists(path):
+            return ["", 0, False]
+        return tail_file(path, int(offset), int(length))
+
+    def rpc_supervisor__tailProcessStdoutLog(self, name: str, offset: int, length: int) -> Any:
+        return self._tail_process_log(name, offset, length, "stdout")
+
+    def rpc_supervisor__tailProcessStderrLog(self, name: str, offset: int, length: int) -> Any:
+        return self._tail_process_log(name, offset, length, "stderr")
+
+    def _clear_logs(self, process: Process) -> None:
+        for log in process.logs.values():
+            if log is not None:
+                log.clear()
+
+    def rpc_supervisor__clearProcessLogs(self, name: str) -> bool:
+        process = self._process(name)
+        try:
+            self._clear_logs(process)
+        except OSError:
+            raise RPCError("FAILED", name) from None
+        return True
+
+    async def rpc_supervisor__clearAllProcessLogs(self) -> list[dict[str, Any]]:
+        def now(name: str, p: Process) -> None:
+            try:
+                self._clear_logs(p)
+            except OSError:
+                raise RPCError("FAILED", name) from None
+
+        return await self._for_each(self._by_priority(), lambda p: True, now, None)
+
+    # ---- system.* ----
+
+    def rpc_system__listMethods(self) -> list[str]:
+        return sorted(self.methods)
+
+    def rpc_system__methodHelp(self, name: str) -> str:
+        func = self.methods.get(name)
+        if func is None:
+            raise RPCError("SIGNATURE_UNSUPPORTED")
+        return inspect.getdoc(func) or ""
+
+    def rpc_system__methodSignature(self, name: str) -> list[str]:
+        func = self.methods.get(name)
+        if func is None:
+            raise RPCError("SIGNATURE_UNSUPPORTED")
+        return SIGNATURES.get(name, ["undef"])
+
+    async def rpc_system__multicall(self, calls: list[dict[str, Any]]) -> list[Any]:
+        results: list[Any] = []
+        for call in calls:
+            try:
+                name = call["methodName"]
+                params = tuple(call.get("params", ()))
+                if name == "system.multicall":
+                    raise RPCError("INCORRECT_PARAMETERS", "recursive multicall forbidden")
+                results.append(await self.call(name, params))
+            except RPCError as exc:
+                results.append({"faultCode": exc.code, "faultString": exc.text})
+            except (KeyError, TypeError):
+                results.append(
+                    {
+                        "faultCode": FAULTS["INCORRECT_PARAMETERS"],
+                        "faultString": "INCORRECT_PARAMETERS",
+                    }
+                )
+        return results
+
+
+def _fault_name(code: int) -> str:
+    return next(name for name, value in FAULTS.items() if value == code)
+
+
+_B, _S, _I, _A, _T = "boolean", "string", "int", "array", "struct"
+SIGNATURES: dict[str, list[str]] = {
+    "supervisor.getAPIVersion": [_S],
+    "supervisor.getVersion": [_S],
+    "supervisor.getSupervisorVersion": [_S],
+    "supervisor.getIdentification": [_S],
+    "supervisor.getState": [_T],
+    "supervisor.getPID": [_I],
+    "supervisor.readLog": [_S, _I, _I],
+    "supervisor.readMainLog": [_S, _I, _I],
+    "supervisor.clearLog": [_B],
+    "supervisor.shutdown": [_B],
+    "supervisor.restart": [_B],
+    "supervisor.reloadConfig": [_A],
+    "supervisor.addProcessGroup": [_B, _S],
+    "supervisor.removeProcessGroup": [_B, _S],
+    "supervisor.getProcessInfo": [_T, _S],
+    "supervisor.getAllProcessInfo": [_A],
+    "supervisor.getAllConfigInfo": [_A],
+    "supervisor.startProcess": [_B, _S, _B],
+    "supervisor.startProcessGroup": [_A, _S, _B],
+    "supervisor.startAllProcesses": [_A, _B],
+    "supervisor.stopProcess": [_B, _S, _B],
+    "supervisor.stopProcessGroup": [_A, _S, _B],
+    "supervisor.stopAllProcesses": [_A, _B],
+    "supervisor.signalProcess": [_B, _S, _S],
+    "supervisor.signalProcessGroup": [_A, _S, _S],
+    "supervisor.signalAllProcesses": [_A, _S],
+    "supervisor.sendProcessStdin": [_B, _S, _S],
+    "supervisor.sendRemoteCommEvent": [_B, _S, _S],
+    "supervisor.readProcessStdoutLog": [_S, _S, _I, _I],
+    "supervisor.readProcessLog": [_S, _S, _I, _I],
+    "supervisor.readProcessStderrLog": [_S, _S, _I, _I],
+    "supervisor.tailProcessStdoutLog": [_A, _S, _I, _I],
+    "supervisor.tailProcessLog": [_A, _S, _I, _I],
+    "supervisor.tailProcessStderrLog": [_A, _S, _I, _I],
+    "supervisor.clearProcessLogs": [_B, _S],
+    "supervisor.clearProcessLog": [_B, _S],
+    "supervisor.clearAllProcessLogs": [_A],
+    "system.listMethods": [_A],
+    "system.methodHelp": [_S, _S],
+    "system.methodSignature": [_A, _S],
+    "system.multicall": [_A, _A],
+}
+
+
+def encode_response(result: Any) -> bytes:
+    return xmlrpc.client.dumps((result,), methodresponse=True, allow_none=False).encode("utf-8")
+
+
+def encode_fault(code: int, text: str) -> bytes:
+    return xmlrpc.client.dumps(xmlrpc.client.Fault(code, text)).encode("utf-8")
+
+
+async def handle_xmlrpc(rpc: RPCInterface, body: bytes) -> bytes:
+    """One POST /RPC2 body in, one XML response out (faults included)."""
+    try:
+        params, method = xmlrpc.client.loads(body)
+    except Exception:  # malformed XML from a client is just a bad request
+        return encode_fault(FAULTS["INCORRECT_PARAMETERS"], "INCORRECT_PARAMETERS")
+    if method is None:
+        return encode_fault(FAULTS["UNKNOWN_METHOD"], "UNKNOWN_METHOD")
+    try:
+        return encode_response(await rpc.call(method, params))
+    except RPCError as exc:
+        return encode_fault(exc.code, exc.text)
