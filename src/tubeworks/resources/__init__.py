@@ -20,6 +20,7 @@ from tubeworks.resources._errors import (
     OutcomeUnknown,
     ResourceError,
 )
+from tubeworks.resources._lazy import Resources
 from tubeworks.resources._statements import StatementKind, statement_kind
 from tubeworks.resources.db import Database, DatabaseStatistics, Result
 from tubeworks.resources.smtp import Mailer, MailerStatistics, Sent
@@ -39,6 +40,7 @@ __all__ = [
     "MessageRejected",
     "OutcomeUnknown",
     "ResourceError",
+    "Resources",
     "Result",
     "Sent",
     "StatementKind",
