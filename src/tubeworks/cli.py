@@ -15,6 +15,18 @@ import click
 # name -> "module:attribute" of a click command. Each part of tubeworks owns its own entries.
 LAZY_COMMANDS: dict[str, str] = {
     "demo": "tubeworks.demo:demo_command",
+    "tubes": "tubeworks.admin.tubes:tubes_command",
+    "stats": "tubeworks.admin.tubes:stats_command",
+    "pause": "tubeworks.admin.tubes:pause_command",
+    "top": "tubeworks.admin.tubes:top_command",
+    "put": "tubeworks.admin.jobs:put_command",
+    "peek": "tubeworks.admin.jobs:peek_command",
+    "kick": "tubeworks.admin.jobs:kick_command",
+    "delete": "tubeworks.admin.jobs:delete_command",
+    "clear": "tubeworks.admin.bulk:clear_command",
+    "move": "tubeworks.admin.bulk:move_command",
+    "export": "tubeworks.admin.bulk:export_command",
+    "import": "tubeworks.admin.bulk:import_command",
     "supervisord": "tubeworks.supervisor.command:supervisord_command",
 }
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 import dataclasses
 import enum
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, TypeVar
+from typing import Any, TypeVar
 
 from tubeworks.client.errors import RemoteProtocolError
 
@@ -55,20 +56,20 @@ class _Stats:
 
     @classmethod
     def from_mapping(cls: type[_S], raw: dict[str, str]) -> _S:
-        kinds = {f.name: f.type for f in dataclasses.fields(cls) if f.name != "extra"}
+        table = _converters(cls)
         values: dict[str, Any] = {}
         extra: dict[str, str] = {}
         for key, text in raw.items():
-            name = key.replace("-", "_")
-            kind = kinds.get(name)
-            if kind is None:
+            entry = table.get(key)
+            if entry is None:
                 extra[key] = text
                 continue
+            name, convert = entry
             try:
-                values[name] = _convert(kind, text)
+                values[name] = convert(text)
             except ValueError:
                 raise RemoteProtocolError(
-                    f"stats field {key!r}: expected {kind}, got {text!r}"
+                    f"stats field {key!r}: expected {convert.__name__}, got {text!r}"
                 ) from None
         return cls(extra=extra, **values)
 
@@ -85,18 +86,33 @@ class _Stats:
         return out
 
 
-def _convert(kind: object, text: str) -> Any:
-    if kind in ("int", int):
-        return int(text)
-    if kind in ("float", float):
-        return float(text)
-    if kind in ("bool", bool):
-        if text not in ("true", "false"):
-            raise ValueError(text)
-        return text == "true"
-    if kind in ("JobState", JobState):
-        return JobState(text)
-    return text
+def _bool(text: str) -> bool:
+    if text not in ("true", "false"):
+        raise ValueError(text)
+    return text == "true"
+
+
+_BY_TYPE: dict[str, Callable[[str], Any]] = {
+    "int": int,
+    "float": float,
+    "bool": _bool,
+    "str": str,
+    "JobState": JobState,
+}
+_TABLES: dict[type, dict[str, tuple[str, Callable[[str], Any]]]] = {}
+
+
+def _converters(cls: type) -> dict[str, tuple[str, Callable[[str], Any]]]:
+    """Server key -> (attribute, converter), built once per class from its field types."""
+    table = _TABLES.get(cls)
+    if table is None:
+        table = {
+            f.name.replace("_", "-"): (f.name, _BY_TYPE[str(f.type)])
+            for f in dataclasses.fields(cls)
+            if f.name != "extra"
+        }
+        _TABLES[cls] = table
+    return table
 
 
 @dataclass(frozen=True)
@@ -137,8 +153,6 @@ class TubeStats(_Stats):
     cmd_pause_tube: int = 0
     pause: int = 0  # seconds the tube was paused for
     pause_time_left: int = 0
-
-    KEYS: ClassVar[tuple[str, ...]] = ("ready", "reserved", "delayed", "buried")
 
     @property
     def current_jobs(self) -> int:

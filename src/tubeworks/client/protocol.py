@@ -206,16 +206,14 @@ def encode_put(body: bytes, priority: int, delay: float, ttr: float) -> bytes:
 
 def parse_yaml_dict(body: bytes) -> dict[str, str]:
     """``---\\nkey: value\\n...`` into a dict of raw strings (surrounding double quotes removed)."""
-    lines = _yaml_lines(body)
     out: dict[str, str] = {}
-    for line in lines:
+    for line in _yaml_lines(body):
         key, sep, value = line.partition(": ")
         if not sep:
-            if line.endswith(":"):
-                key, value = line[:-1], ""
-            else:
+            if not line.endswith(":"):
                 raise RemoteProtocolError(f"expected 'key: value' in stats, got {line!r}")
-        if len(value) >= 2 and value[0] == value[-1] == '"':
+            key, value = line[:-1], ""
+        elif value[:1] == '"' and value[-1:] == '"' and len(value) >= 2:
             value = value[1:-1]
         out[key] = value
     return out
@@ -240,4 +238,4 @@ def _yaml_lines(body: bytes) -> list[str]:
         raise RemoteProtocolError(
             f"expected a YAML document starting with '---', got {text[:20]!r}"
         )
-    return [ln for ln in text[3:].split("\n") if ln.strip()]
+    return [ln for ln in text[3:].split("\n") if ln and not ln.isspace()]

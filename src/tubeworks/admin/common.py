@@ -1,0 +1,187 @@
+"""What every admin command shares: ``--server``, turning errors into exit codes, Ctrl-C handling
+and progress output.
+"""
+
+from __future__ import annotations
+
+import functools
+import signal
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from types import FrameType
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+from tubeworks.client import Address, Client, default_address, parse_address
+from tubeworks.client.errors import (
+    ClientError,
+    CommandError,
+    LocalProtocolError,
+    RemoteProtocolError,
+    TransportError,
+)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+EXIT_OK = 0
+EXIT_REFUSED = 1  # the server answered with an error word or found nothing
+EXIT_USAGE = 2  # click's own code for bad usage; also bad input data
+EXIT_CONNECTION = 3
+EXIT_PROTOCOL = 4
+EXIT_INTERRUPTED = 130  # the shell convention for SIGINT
+
+EXIT_CODES_HELP = (
+    "Exit codes: 0 ok, 1 refused or not found, 2 bad usage or input, 3 server unreachable, "
+    "4 not a beanstalk server, 130 interrupted."
+)
+
+
+if TYPE_CHECKING:  # click >= 8.4 types ParamType as a generic; older clicks are not subscriptable
+    _ParamBase = click.ParamType[Address]
+else:
+    _ParamBase = click.ParamType
+
+
+class ServerAddress(_ParamBase):
+    name = "host:port|unix:/path"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, Address):
+            return value
+        try:
+            return parse_address(str(value))
+        except LocalProtocolError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+def _default_server() -> Address:
+    try:
+        return default_address()
+    except LocalProtocolError as exc:
+        raise click.UsageError(f"TUBEWORKS_SERVER: {exc}") from None
+
+
+def admin_command(name: str, example: str) -> Callable[[F], click.Command]:
+    """A click command with ``--server``, an example in its help and errors mapped to exit codes."""
+
+    def decorate(fn: F) -> click.Command:
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            if kwargs.get("server") is None:
+                kwargs["server"] = _default_server()
+            with exit_on_errors(name):
+                return fn(*args, **kwargs)
+
+        option = click.option(
+            "--server",
+            "-s",
+            type=ServerAddress(),
+            default=None,
+            metavar="ADDRESS",
+            help="Server to talk to, host:port or unix:/path. "
+            "[default: $TUBEWORKS_SERVER, else $BEANSTALKD_HOST:$BEANSTALKD_PORT, "
+            "else 127.0.0.1:11300]",
+        )
+        epilog = f"\b\nExample:\n  {example}\n\n{EXIT_CODES_HELP}"
+        return click.command(
+            name,
+            epilog=epilog,
+            context_settings={"help_option_names": ["-h", "--help"]},
+        )(option(wrapper))
+
+    return decorate
+
+
+def fail(command: str, message: str, code: int) -> None:
+    """Print one line to stderr and exit with ``code``."""
+    click.echo(f"tubeworks {command}: {message}", err=True)
+    sys.exit(code)
+
+
+@contextmanager
+def exit_on_errors(command: str) -> Iterator[None]:
+    try:
+        yield
+    except CommandError as exc:
+        fail(command, f"server replied {exc.reply.decode('ascii', 'replace')}", EXIT_REFUSED)
+    except TransportError as exc:
+        fail(command, str(exc), EXIT_CONNECTION)
+    except RemoteProtocolError as exc:
+        fail(command, f"not a beanstalk reply: {exc}", EXIT_PROTOCOL)
+    except LocalProtocolError as exc:
+        fail(command, str(exc), EXIT_USAGE)
+    except ClientError as exc:
+        fail(command, str(exc), EXIT_REFUSED)
+
+
+def connect(server: Address) -> Client:
+    # Admin commands must never resend a put on their own; reconnecting is fine for reads.
+    return Client(server, timeout=30.0, retry_puts=False)
+
+
+class StopFlag:
+    """The first Ctrl-C asks the running bulk operation to stop after its batch in flight;
+    a second one interrupts at once (KeyboardInterrupt)."""
+
+    def __init__(self) -> None:
+        self.requested = False
+
+    def __call__(self) -> bool:
+        return self.requested
+
+    @contextmanager
+    def installed(self) -> Iterator[StopFlag]:
+        def on_sigint(signum: int, frame: FrameType | None) -> None:
+            self.requested = True
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+            click.echo("\nstopping after the batch in flight (Ctrl-C again to abort)", err=True)
+
+        try:
+            previous = signal.signal(signal.SIGINT, on_sigint)
+        except ValueError:  # not the main thread: no handler, stop() stays False
+            yield self
+            return
+        try:
+            yield self
+        finally:
+            signal.signal(signal.SIGINT, previous)
+
+
+class Progress:
+    """Progress on stderr, rewritten in place; on by default only when stderr is a terminal."""
+
+    def __init__(self, verb: str, enabled: bool | None) -> None:
+        self.verb = verb
+        self.enabled = sys.stderr.isatty() if enabled is None else enabled
+        self.shown = False
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.enabled:
+            from tubeworks.admin.render import progress_line
+
+            click.echo("\r" + progress_line(self.verb, done, total), err=True, nl=False)
+            self.shown = True
+
+    def finish(self) -> None:
+        if self.shown:
+            click.echo("", err=True)
+
+
+def progress_option(fn: F) -> F:
+    return click.option(
+        "--progress/--no-progress",
+        default=None,
+        help="Show progress on stderr. [default: when stderr is a terminal]",
+    )(fn)
+
+
+def window_option(fn: F) -> F:
+    return click.option(
+        "--window",
+        type=click.IntRange(1, 100_000),
+        default=1000,
+        show_default=True,
+        help="Commands in flight per round trip.",
+    )(fn)
