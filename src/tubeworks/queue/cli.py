@@ -25,6 +25,10 @@ EXIT_USAGE: Final = 5
 EXIT_BIND: Final = 111
 #: beanstalkd's exit status when it cannot become ``-u USER``.
 EXIT_USER: Final = 32
+#: beanstalkd's exit status when another server holds the log directory.
+EXIT_LOCKED: Final = 10
+#: The log or an import cannot be read.
+EXIT_LOG: Final = 1
 
 DEFAULT_BINLOG_SIZE: Final = 10 * 1024 * 1024
 DEFAULT_FSYNC_MS: Final = 50
@@ -47,6 +51,9 @@ Options:
  -z, --max-job-size BYTES  largest job body accepted (default {P.DEFAULT_MAX_JOB_SIZE})
  -s, --binlog-size BYTES   size of each write-ahead log file (default {DEFAULT_BINLOG_SIZE})
  -c, -n                    accepted for compatibility; they do nothing
+ --import-beanstalkd-binlog DIR
+                           load the jobs of a beanstalkd binlog directory (format 7) at
+                           start; with -b they are written to our log, so import once
  -V, --verbose             say more (repeat for more)
  -v, --version             print the version and exit
  -h, --help                show this help and exit
@@ -77,6 +84,7 @@ class QueueOptions:
     verbose: int = 0
     show_version: bool = False
     show_help: bool = False
+    import_binlog: str | None = None  # a beanstalkd binlog directory to load jobs from
     warnings: tuple[str, ...] = field(default=())
 
 
@@ -92,8 +100,9 @@ _LONG: Final = {
     "--verbose": "V",
     "--version": "v",
     "--help": "h",
+    "--import-beanstalkd-binlog": "I",
 }
-_TAKES_VALUE: Final = frozenset("bflpuzs")
+_TAKES_VALUE: Final = frozenset("bflpuzsI")
 _FLAGS: Final = frozenset("bflpuzsFVvhcn")
 
 
@@ -142,6 +151,8 @@ def _apply(opts: QueueOptions, flag: str, value: str | None) -> QueueOptions:
         return replace(opts, show_version=True)
     if flag == "h":
         return replace(opts, show_help=True)
+    if flag == "I":
+        return replace(opts, import_binlog=value)
     raise AssertionError(flag)
 
 
@@ -232,10 +243,107 @@ def run(opts: QueueOptions) -> int:
             except (KeyError, OSError) as exc:
                 print(f"tubeworks queue: cannot become user {opts.user}: {exc}", file=sys.stderr)
                 return EXIT_USER
-        await server.serve_until_stopped()
+        try:
+            wal = _load_jobs(opts, core, server)
+        except LoadError as exc:
+            print(f"tubeworks queue: {exc}", file=sys.stderr)
+            return exc.status
+        try:
+            await server.start_serving()
+            await server.serve_until_stopped()
+        finally:
+            if wal is not None:
+                wal.close()
         return 0
 
     return _run_loop(main())
+
+
+class LoadError(Exception):
+    """The log or an import cannot be used; ``status`` is the exit status."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def _load_jobs(opts: QueueOptions, core: Any, server: Any) -> Any:
+    """Open the log (``-b``) and replay it, then import a beanstalkd binlog if asked.
+
+    Returns the open :class:`~tubeworks.queue.wal.WriteAheadLog` or None.
+    """
+    if opts.binlog_dir is None and opts.import_binlog is None:
+        return None
+    from tubeworks.queue.durable import WalJobLog
+    from tubeworks.queue.wal import WalError, WalLockedError, WriteAheadLog
+    from tubeworks.queue.wal.beanstalkd_binlog import read_binlog_dir
+
+    wal = None
+    if opts.binlog_dir is not None:
+        try:
+            wal, recovery = WriteAheadLog.open(
+                opts.binlog_dir,
+                fsync_interval=None if opts.fsync_ms is None else opts.fsync_ms / 1000,
+                file_size=opts.binlog_size,
+                max_job_size=opts.max_job_size,
+            )
+        except WalLockedError as exc:
+            raise LoadError(str(exc), EXIT_LOCKED) from exc
+        except WalError as exc:
+            raise LoadError(str(exc), EXIT_LOG) from exc
+        for warning in recovery.warnings:
+            print(f"tubeworks queue: {warning}", file=sys.stderr)
+        core.restore(recovery.jobs, recovery.next_id)
+        server.joblog = core.log = WalJobLog(wal, core.jobs.get)
+        core.binlog_stats = lambda: _binlog_stats(wal)
+        if opts.verbose:
+            print(f"recovered {len(recovery.jobs)} jobs from {opts.binlog_dir}", flush=True)
+    if opts.import_binlog is not None:
+        try:
+            imported = read_binlog_dir(opts.import_binlog)
+        except WalError as exc:
+            if wal is not None:
+                wal.close()
+            raise LoadError(str(exc), EXIT_LOG) from exc
+        for warning in imported.warnings:
+            print(f"tubeworks queue: {warning}", file=sys.stderr)
+        clash = [r.id for r in imported.jobs if r.id in core.jobs]
+        if clash:
+            if wal is not None:
+                wal.close()
+            raise LoadError(
+                f"cannot import {opts.import_binlog}: job ids {clash[:5]} already exist "
+                f"(import into an empty queue)",
+                EXIT_LOG,
+            )
+        core.restore(imported.jobs, imported.next_id)
+        if core.log is not None:
+            for r in imported.jobs:
+                if not core.log.put(core.jobs[r.id]):
+                    wal.close()  # type: ignore[union-attr]
+                    raise LoadError(f"cannot write imported job {r.id} to the log", EXIT_LOG)
+            server.commit_log()
+        print(
+            f"tubeworks queue: imported {len(imported.jobs)} jobs from {opts.import_binlog}",
+            file=sys.stderr,
+        )
+    return wal
+
+
+def _binlog_stats(wal: Any) -> dict[str, object]:
+    st = wal.stats()
+    return {
+        "oldest-index": st.oldest_index,
+        "current-index": st.current_index,
+        "records-migrated": st.records_migrated,
+        "records-written": st.records_written,
+        "max-size": st.file_size,
+        # ours, after beanstalkd's fields: the log's health at a glance
+        "files": st.files,
+        "bytes": st.bytes,
+        "failing": st.failing,
+        "last-error": st.last_error,
+    }
 
 
 def _run_loop(coro: Any) -> int:

@@ -42,6 +42,7 @@ from tubeworks.queue.jobs import (
     URGENT_PRIORITY,
     Job,
     JobLog,
+    JobRecordLike,
 )
 
 #: A blocked reserve is answered DEADLINE_SOON this long before its soonest reserved job's TTR.
@@ -158,8 +159,8 @@ class QueueCore:
         self._pause_heap: list[tuple[float, bytes]] = []
         self._wait_seq = 0
         self._waiting_tubes: dict[Tube, None] = {}  # tubes with at least one waiting Conn
-        #: Extra ``key: value`` facts for ``stats`` about the log (filled in by the server).
-        self.binlog_stats: Callable[[], dict[str, int]] | None = None
+        #: Facts about the write-ahead log for ``stats`` (set when ``-b`` is used).
+        self.binlog_stats: Callable[[], dict[str, object]] | None = None
 
     # --- connections ---------------------------------------------------------------------------
 
@@ -295,17 +296,22 @@ class QueueCore:
         job = conn.reserved.get(job_id)
         if job is None:
             return P.NOT_FOUND
+        ready_at = now + delay if delay else 0.0
+        state = DELAYED if delay else READY
+        if self.log is not None and not self.log.update(
+            job, state, pri, delay, ready_at, "releases"
+        ):
+            return P.INTERNAL_ERROR
         self._unreserve(conn, job)
         job.pri = pri
         job.delay = delay
         job.releases += 1
         if delay:
             job.state = DELAYED
-            job.ready_at = now + delay
+            job.ready_at = ready_at
             self._push_delayed(job)
         else:
             self._make_ready(job)
-        self._logged(job)
         self._process_queue(now)
         return P.RELEASED
 
@@ -314,11 +320,14 @@ class QueueCore:
         job = conn.reserved.get(job_id)
         if job is None:
             return P.NOT_FOUND
+        if self.log is not None and not self.log.update(
+            job, BURIED, pri, job.delay, 0.0, "buries"
+        ):
+            return P.INTERNAL_ERROR
         self._unreserve(conn, job)
         job.pri = pri
         job.buries += 1
         self._make_buried(job)
-        self._logged(job)
         return P.BURIED
 
     def touch(self, conn: Conn, job_id: int, now: float) -> bytes:
@@ -382,14 +391,14 @@ class QueueCore:
         count = 0
         if tube.buried:
             while count < bound and tube.buried:
-                self._kick(next(iter(tube.buried.values())), now)
+                if not self._kick(next(iter(tube.buried.values())), now):
+                    break
                 count += 1
         else:
             while count < bound:
                 job = self._delayed_top(tube)
-                if job is None:
+                if job is None or not self._kick(job, now):
                     break
-                self._kick(job, now)
                 count += 1
         return b"KICKED %d\r\n" % count
 
@@ -397,8 +406,7 @@ class QueueCore:
         job = self.jobs.get(job_id)
         if job is None or job.state not in (BURIED, DELAYED):
             return P.NOT_FOUND
-        self._kick(job, now)
-        return P.KICKED
+        return P.KICKED if self._kick(job, now) else P.INTERNAL_ERROR
 
     def pause_tube(self, conn: Conn, name: bytes, delay: int, now: float) -> bytes:
         self.cmd_counts[P.Op.PAUSE_TUBE] += 1
@@ -503,7 +511,7 @@ class QueueCore:
         tubes = self.tube_list
         usage = resource.getrusage(resource.RUSAGE_SELF)
         binlog = self.binlog_stats() if self.binlog_stats else {}
-        return {
+        stats: dict[str, object] = {
             "current-jobs-urgent": sum(t.n_urgent for t in tubes),
             "current-jobs-ready": sum(t.n_ready for t in tubes),
             "current-jobs-reserved": sum(t.n_reserved for t in tubes),
@@ -556,6 +564,36 @@ class QueueCore:
             "os": os.uname().version,
             "platform": os.uname().machine,
         }
+        if binlog:
+            # Ours, after beanstalkd's fields and only with -b: the log's health.
+            stats["binlog-files"] = binlog["files"]
+            stats["binlog-bytes"] = binlog["bytes"]
+            stats["binlog-failing"] = binlog["failing"]
+            stats["binlog-last-error"] = binlog["last-error"]
+        return stats
+
+    # --- restart -------------------------------------------------------------------------------
+
+    def restore(self, records: Iterable[JobRecordLike], next_id: int) -> None:
+        """Load jobs recovered from a log: reserved ones come back ready, delayed ones keep
+        their absolute ready time, counters are kept exactly."""
+        for r in records:
+            tube = self._tube(r.tube)
+            job = Job(r.id, tube, r.pri, r.delay, r.ttr, bytes(r.body) + b"\r\n", r.created_at)
+            job.reserves, job.timeouts, job.releases = r.reserves, r.timeouts, r.releases
+            job.buries, job.kicks = r.buries, r.kicks
+            self.jobs[job.id] = job
+            tube.refs += 1
+            if r.state == BURIED:
+                self._make_buried(job)
+            elif r.state == DELAYED:
+                job.state = DELAYED
+                job.ready_at = r.ready_at
+                self._push_delayed(job)
+            else:
+                self._make_ready(job)
+            self.next_id = max(self.next_id, job.id + 1)
+        self.next_id = max(self.next_id, next_id)
 
     # --- time ----------------------------------------------------------------------------------
 
@@ -676,7 +714,7 @@ class QueueCore:
 
     def _rebuild_ready(self, tube: Tube) -> None:
         jobs = self.jobs
-        live = {}
+        live: dict[int, None] = {}
         for key in tube.ready:
             job = jobs.get(key & ID_MASK)
             if job is not None and job.state == READY and job.tube is tube and job.pri == key >> 64:
@@ -705,12 +743,17 @@ class QueueCore:
             heapq.heappop(heap)
         return None
 
-    def _kick(self, job: Job, now: float) -> None:
+    def _kick(self, job: Job, now: float) -> bool:
+        """Make a buried or delayed job ready; False if the log refused the change."""
+        if self.log is not None and not self.log.update(
+            job, READY, job.pri, job.delay, 0.0, "kicks"
+        ):
+            return False
         self._leave_state(job)
         job.kicks += 1
         self._make_ready(job)
-        self._logged(job)
         self._process_queue(now)
+        return True
 
     def _reserve_job(self, conn: Conn, job: Job, now: float) -> None:
         job.state = RESERVED
@@ -720,6 +763,8 @@ class QueueCore:
         job.tube.n_reserved += 1
         conn.reserved[job.id] = job
         heapq.heappush(self._ttr_heap, (job.deadline, job.id))
+        if self.log is not None:  # the reserves counter survives a restart (best effort)
+            self.log.update(job, RESERVED, job.pri, job.delay, 0.0, None)
 
     def _unreserve(self, conn: Conn, job: Job) -> None:
         del conn.reserved[job.id]
@@ -727,8 +772,9 @@ class QueueCore:
         job.tube.n_reserved -= 1
 
     def _logged(self, job: Job) -> None:
+        """Log a change already made that cannot be refused (a TTR expiry), best effort."""
         if self.log is not None:
-            self.log.update(job)
+            self.log.update(job, job.state, job.pri, job.delay, job.ready_at, None)
 
     # --- internals: waiting clients ------------------------------------------------------------
 
@@ -836,7 +882,7 @@ _STATE_NAMES: Final = {
 }
 
 # stats fields whose values 1.13 prints in double quotes
-_QUOTED: Final = frozenset({"version", "hostname", "os", "platform"})
+_QUOTED: Final = frozenset({"version", "hostname", "os", "platform", "binlog-last-error"})
 
 
 def _format_stats(core: QueueCore, stats: dict[str, object]) -> bytes:

@@ -63,17 +63,53 @@ class Job:
         return f"<Job {self.id} tube={self.tube.name!r} state={self.state} pri={self.pri}>"
 
 
+class JobRecordLike(Protocol):
+    """A job as a log or an importer hands it back (``tubeworks.queue.wal.JobRecord``)."""
+
+    id: int
+    tube: bytes
+    pri: int
+    delay: int
+    ttr: int
+    created_at: float
+    ready_at: float
+    state: int
+    reserves: int
+    timeouts: int
+    releases: int
+    buries: int
+    kicks: int
+    body: bytes  # without the trailing \r\n
+
+
 class JobLog(Protocol):
-    """What the core asks of a write-ahead log. Each call happens before the reply is sent."""
+    """What the core asks of a write-ahead log. Each call happens before the reply is sent.
+
+    ``update`` describes a change *before* the core makes it, so a refusal leaves the job as it
+    was: the job's fields overridden by ``state``, ``pri``, ``delay``, ``ready_at``, and the
+    counter named by ``bump`` (``"releases"``, ``"buries"``, ...) plus one.
+    """
 
     def put(self, job: Job) -> bool:
         """Record a new job; False refuses it (the client gets OUT_OF_MEMORY)."""
 
-    def update(self, job: Job) -> None:
-        """Record a change of state, priority, delay or counters."""
+    def update(
+        self, job: Job, state: int, pri: int, delay: int, ready_at: float, bump: str | None
+    ) -> bool:
+        """Record a change of state, priority, delay or counters; False refuses it."""
 
     def delete(self, job: Job) -> bool:
         """Record a deletion; False refuses it (the client gets INTERNAL_ERROR)."""
 
 
-__all__ = ["BURIED", "DELAYED", "ID_MASK", "READY", "RESERVED", "URGENT_PRIORITY", "Job", "JobLog"]
+__all__ = [
+    "BURIED",
+    "DELAYED",
+    "ID_MASK",
+    "READY",
+    "RESERVED",
+    "URGENT_PRIORITY",
+    "Job",
+    "JobLog",
+    "JobRecordLike",
+]

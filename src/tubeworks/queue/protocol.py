@@ -24,7 +24,8 @@ from __future__ import annotations
 
 import enum
 import re
-from typing import Final
+from collections.abc import Callable
+from typing import Any, Final
 
 # --- limits, with where each number comes from --------------------------------------------------
 
@@ -103,7 +104,7 @@ PAUSED: Final = b"PAUSED\r\n"
 #: Sentinel returned by :meth:`Parser.next` when a complete command is not buffered yet.
 NEED_DATA: Final = None
 
-Command = tuple  # (Op, *args); see parse_line for each shape
+Command = tuple[Any, ...]  # (Op, *args); see parse_line for each shape
 
 _BAD: Final = (Op.REPLY, BAD_FORMAT, None)
 #: A put line in its usual spelling; anything else takes the exact, slower path.
@@ -245,7 +246,7 @@ def _pause_tube(arg: bytes) -> Command:
 
 
 # Commands that take arguments: word -> builder(argument bytes after the single space).
-_ARG_COMMANDS: Final = {
+_ARG_COMMANDS: Final[dict[bytes, Callable[[bytes], Command]]] = {
     b"put": _put,
     b"peek": lambda a: _id_command(Op.PEEK, a),
     b"reserve-with-timeout": _reserve_timeout,
@@ -264,7 +265,7 @@ _ARG_COMMANDS: Final = {
 }
 
 # Commands without arguments: the exact word, nothing after it.
-_BARE_COMMANDS: Final = {
+_BARE_COMMANDS: Final[dict[bytes, Command]] = {
     b"peek-ready": (Op.PEEK_READY,),
     b"peek-delayed": (Op.PEEK_DELAYED,),
     b"peek-buried": (Op.PEEK_BURIED,),

@@ -24,7 +24,9 @@ from dataclasses import dataclass
 from typing import Final
 
 from tubeworks.queue.core import QueueCore
+from tubeworks.queue.durable import WalJobLog
 from tubeworks.queue.session import Session, Stop
+from tubeworks.queue.wal import WalError
 
 log = logging.getLogger("tubeworks.queue")
 
@@ -69,7 +71,7 @@ class QueueConnection(asyncio.Protocol):
         if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
             with contextlib.suppress(OSError):
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        transport.set_write_buffer_limits(WRITE_HIGH_WATER, WRITE_LOW_WATER)
+        transport.set_write_buffer_limits(WRITE_HIGH_WATER, WRITE_LOW_WATER)  # type: ignore[attr-defined]
         self.session = Session(self.server.core, self._woken)
         self.server.connections.add(self)
         if self.server.verbose:
@@ -105,8 +107,8 @@ class QueueConnection(asyncio.Protocol):
         now = time.time()
         while not self.paused:
             reason = session.run(now)
-            if session.out:
-                transport.write(session.take_output())
+            if not self._flush():
+                return
             if reason is not Stop.OUTPUT_FULL:
                 break
         else:
@@ -116,10 +118,23 @@ class QueueConnection(asyncio.Protocol):
         elif self.eof:
             if reason is Stop.BLOCKED:
                 self.server.core.give_up_waiting(session.conn)
-                if session.out:
-                    transport.write(session.take_output())
+                self._flush()
             self._close()
         self.server.arm_timer()
+
+    def _flush(self) -> bool:
+        """Write the replies produced so far, after making the changes they acknowledge
+        durable. If the log cannot be written, drop the connection unanswered instead."""
+        session = self.session
+        assert session is not None and self.transport is not None
+        if not session.out:
+            return True
+        if not self.server.commit_log():
+            session.take_output()
+            self.transport.abort()
+            return False
+        self.transport.write(session.take_output())
+        return True
 
     def pause_writing(self) -> None:
         self.paused = True
@@ -170,6 +185,41 @@ class QueueServer:
         self._servers: list[asyncio.base_events.Server] = []
         self._stopping = asyncio.Event()
         self.listening_sockets: list[socket.socket] = []
+        self.joblog: WalJobLog | None = None
+        self._wal_timer: asyncio.TimerHandle | None = None
+        self._wal_timer_at = 0.0
+
+    # --- the write-ahead log -------------------------------------------------------------------
+
+    def commit_log(self) -> bool:
+        """Make logged changes durable before their replies go out. False: the log failed."""
+        joblog = self.joblog
+        if joblog is None or not joblog.dirty:
+            return True
+        try:
+            delay = joblog.commit()
+        except WalError as exc:
+            log.error("write-ahead log: %s; dropping the connection unanswered", exc)
+            self._arm_wal(1.0)
+            return False
+        self._arm_wal(delay)
+        return True
+
+    def _arm_wal(self, delay: float | None) -> None:
+        if delay is None:
+            return
+        at = self.loop.time() + delay
+        if self._wal_timer is not None:
+            if self._wal_timer_at <= at:
+                return
+            self._wal_timer.cancel()
+        self._wal_timer_at = at
+        self._wal_timer = self.loop.call_at(at, self._on_wal_timer)
+
+    def _on_wal_timer(self) -> None:
+        self._wal_timer = None
+        if self.joblog is not None:
+            self._arm_wal(self.joblog.wal.tick(time.monotonic()))
 
     # --- the one timer -------------------------------------------------------------------------
 
@@ -202,11 +252,18 @@ class QueueServer:
             sock = _tcp_listener(addr.host, addr.port)
         self.listening_sockets.append(sock)
         server = await self.loop.create_server(
-            lambda: QueueConnection(self), sock=sock, backlog=1024
+            lambda: QueueConnection(self), sock=sock, backlog=1024, start_serving=False
         )
         self._servers.append(server)
         if self.verbose:
             self.say(f"bind {sock.fileno()} {addr}")
+
+    async def start_serving(self) -> None:
+        """Accept clients (after the log has been replayed)."""
+        for server in self._servers:
+            await server.start_serving()
+        if self.joblog is not None:
+            self._arm_wal(0.0)
 
     def request_stop(self) -> None:
         self._stopping.set()
@@ -253,6 +310,8 @@ class QueueServer:
         for conn in list(self.connections):
             if conn.transport is not None:
                 conn.transport.abort()
+        if self._wal_timer is not None:
+            self._wal_timer.cancel()
         if self.address.unix_path:
             with contextlib.suppress(OSError):
                 os.unlink(self.address.unix_path)

@@ -76,6 +76,7 @@ class Session:
                 if cmd is None:
                     return Stop.NEED_DATA
                 op = cmd[0]
+                reply: bytes | None
                 if op == Op.PUT:
                     reply = core.put(conn, cmd[1], cmd[2], cmd[3], cmd[4], now)
                 elif op == Op.RESERVE:
