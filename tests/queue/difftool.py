@@ -103,7 +103,21 @@ class ShutdownWrite:
 
 @dataclass(frozen=True)
 class Drain:
-    """Send SIGUSR1 (drain mode) and wait until ``stats`` on a side connection says so."""
+    """Send SIGUSR1 (drain mode) and wait until ``stats`` on the monitor connection says so."""
+
+
+@dataclass(frozen=True)
+class WaitStat:
+    """Poll ``stats`` on a private monitor connection until ``key`` equals ``value``.
+
+    For facts no reply announces: that a blocked reserve was processed (current-waiting), that
+    a signal arrived (draining). The monitor connection is opened once per script and stays
+    open, so connection counts stay the same on both servers; only ``cmd-stats`` varies, so
+    scripts using this drop it from comparison (``differential`` does that automatically).
+    """
+
+    key: str
+    value: str
 
 
 @dataclass(frozen=True)
@@ -113,7 +127,9 @@ class Call:
     fn: Callable[[RunningServer], object]
 
 
-Step = Send | Read | Close | ShutdownWrite | Drain | Call
+Step = Send | Read | Close | ShutdownWrite | Drain | WaitStat | Call
+
+MONITOR = "__monitor__"
 
 
 def count_usings(data: bytes) -> int:
@@ -275,13 +291,15 @@ def run_script(server: RunningServer, steps: Sequence[Step]) -> Run:
                 conns.pop(step.conn).sock.close()
             elif isinstance(step, Drain):
                 server.proc.send_signal(signal.SIGUSR1)
-                wait_for(server, lambda s: s.get("draining") == "true", "draining: true")
+                _poll(conn(MONITOR), "draining", "true")
+            elif isinstance(step, WaitStat):
+                _poll(conn(MONITOR), step.key, step.value)
             elif isinstance(step, Call):
                 step.fn(server)
             run.transcript.append((_label(step), replies))
         # Final sync: each open connection must answer exactly one sentinel and nothing else.
         for name, c in conns.items():
-            if c.eof:
+            if c.eof or name == MONITOR:
                 continue
             c.sock.sendall(SENTINEL)
             c.pending += 1
@@ -292,6 +310,20 @@ def run_script(server: RunningServer, steps: Sequence[Step]) -> Run:
         for c in conns.values():
             c.sock.close()
     return run
+
+
+def _poll(c: Conn, key: str, value: str) -> None:
+    """Ask ``stats`` on ``c`` until ``key: value`` (a poll with a deadline, for signals etc.)."""
+    deadline = time.monotonic() + READ_TIMEOUT
+    while True:
+        c.sock.sendall(b"stats\r\n")
+        reply = c.read_reply(deadline)
+        assert reply.startswith(b"OK "), reply
+        if dict(parse_yaml(reply.split(b"\r\n", 1)[1][:-2])).get(key) == value:
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"stats never showed {key}: {value}")
+        time.sleep(0.005)
 
 
 def command(server: RunningServer, line: bytes) -> bytes:
@@ -458,6 +490,8 @@ def differential(
         f_oracle = pool.submit(run_script, oracle_srv, steps)
         f_cand = pool.submit(run_script, cand_srv, steps)
         oracle, candidate = f_oracle.result(), f_cand.result()
+    if any(isinstance(step, WaitStat | Drain) for step in steps):
+        drop = {*drop, "cmd-stats"}
     problems = differences(oracle, candidate, drop)
     assert not problems, "replies differ from beanstalkd:\n" + "\n".join(problems)
     return oracle, candidate

@@ -1,0 +1,305 @@
+"""Property tests on our queue server with random and mutated byte streams (hypothesis).
+
+Invariant: whatever bytes a client sends, in whatever pieces, the server answers with valid
+reply lines in order, keeps serving other connections, and its job counts add up. And: the
+same bytes give the same replies whether they arrive in one piece or one byte at a time, and
+(for streams that avoid our deliberate differences, see ``test_differential``) the same replies
+as beanstalkd 1.12.
+
+Streams are built from valid commands, then mutated (truncated, bytes flipped, junk inserted,
+over-long lines inserted) and split at random points. Each example uses fresh connections on
+servers that live for the whole module (starting ours costs ~0.3 s). Two servers fed the same
+examples stay in lockstep as long as they agree; examples are not shrunk, so the example
+reported is the first one on which they disagreed. Each example ends with a half-close: the
+server answers everything it read and closes, so reading up to EOF collects all replies without
+a sentinel (a sentinel could be swallowed by a mutated ``put``).
+
+Streams never contain a ``reserve`` that could block (only ``reserve-with-timeout 0``), ``quit``
+(an early close races with our remaining writes), or short pause/delay/TTR values that would
+expire during an example; this keeps each example's replies independent of timing.
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+import time
+from collections.abc import Iterator
+
+import pytest
+from difftool import READ_TIMEOUT, Yaml, _same, normalise, parse_yaml
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
+
+from servers import RunningServer, running
+
+pytestmark = pytest.mark.timeout(60)
+
+FUZZ_SETTINGS = settings(
+    max_examples=200,
+    deadline=None,
+    derandomize=True,  # the same examples every run: CI must not flake
+    phases=[Phase.explicit, Phase.generate],  # no shrinking: servers keep state (see top)
+    suppress_health_check=list(HealthCheck),
+    database=None,
+)
+
+REPLY_LINE = re.compile(
+    rb"(INSERTED \d+|BURIED \d+|BURIED|USING [^\s]+|WATCHING \d+|RESERVED \d+ \d+|FOUND \d+ \d+"
+    rb"|OK \d+|DELETED|RELEASED|TOUCHED|KICKED \d+|KICKED|PAUSED|NOT_FOUND|NOT_IGNORED"
+    rb"|TIMED_OUT|DEADLINE_SOON|DRAINING|BAD_FORMAT|UNKNOWN_COMMAND|EXPECTED_CRLF|JOB_TOO_BIG"
+    rb"|OUT_OF_MEMORY|INTERNAL_ERROR)"
+)
+BODY_REPLY = re.compile(rb"(?:RESERVED|FOUND) \d+ (\d+)|OK (\d+)")
+
+# --- stream generation
+
+NAMES = st.sampled_from([b"default", b"a", b"b", b"t-1", b"x_y", b"A+/;.$_()9"])
+ANY_NAME = st.one_of(NAMES, st.sampled_from([b"-x", b"a b", b"", b"a:b", b"n" * 201]))
+IDS = st.one_of(st.integers(0, 12), st.sampled_from([18446744073709551615, 2**64]))
+PRI = st.sampled_from([0, 1, 1023, 1024, 4294967295, 4294967296])
+DELAY = st.sampled_from([0, 0, 86400])  # 0 or far away: nothing becomes ready mid-example
+TTR = st.sampled_from([0, 86400])  # ttr 0 = 1 s: reserved jobs sit in the DEADLINE_SOON margin
+
+
+@st.composite
+def put(draw: st.DrawFn) -> bytes:
+    body = draw(st.binary(max_size=12))
+    size = len(body) + draw(st.sampled_from([0, 0, 0, -1, 1]))
+    return b"put %d %d %d %d\r\n%s\r\n" % (draw(PRI), draw(DELAY), draw(TTR), max(size, 0), body)
+
+
+def _fmt(template: bytes, *parts: st.SearchStrategy[object]) -> st.SearchStrategy[bytes]:
+    return st.tuples(*parts).map(
+        lambda ps: template % tuple(p if isinstance(p, bytes) else str(p).encode() for p in ps)
+    )
+
+
+COMMAND = st.one_of(
+    put(),
+    _fmt(b"use %s\r\n", ANY_NAME),
+    _fmt(b"watch %s\r\n", ANY_NAME),
+    _fmt(b"ignore %s\r\n", ANY_NAME),
+    _fmt(b"stats-tube %s\r\n", ANY_NAME),
+    _fmt(b"pause-tube %s %s\r\n", ANY_NAME, st.sampled_from([0, 86400])),
+    _fmt(b"peek %s\r\n", IDS),
+    _fmt(b"delete %s\r\n", IDS),
+    _fmt(b"touch %s\r\n", IDS),
+    _fmt(b"kick-job %s\r\n", IDS),
+    _fmt(b"stats-job %s\r\n", IDS),
+    _fmt(b"reserve-job %s\r\n", IDS),
+    _fmt(b"release %s %s %s\r\n", IDS, PRI, DELAY),
+    _fmt(b"bury %s %s\r\n", IDS, PRI),
+    _fmt(b"kick %s\r\n", st.sampled_from([0, 1, 5, b"-1", b"1abc"])),
+    st.sampled_from([b"reserve-with-timeout 0\r\n", b"peek-ready\r\n", b"peek-delayed\r\n",
+                     b"peek-buried\r\n", b"stats\r\n", b"list-tubes\r\n", b"list-tube-used\r\n",
+                     b"list-tubes-watched\r\n", b"stats \r\n", b"foo\r\n", b"\r\n"]),
+)
+
+LONG_LINE = st.integers(223, 700).map(lambda n: b"z" * n + b"\r\n")
+
+
+@st.composite
+def mutate(draw: st.DrawFn, stream: bytes) -> bytes:
+    """Apply a few random mutations: truncate, flip a byte, insert junk or an over-long line."""
+    for _ in range(draw(st.integers(0, 3))):
+        pos = draw(st.integers(0, len(stream)))
+        kind = draw(st.sampled_from(["flip", "junk", "long", "drop", "truncate"]))
+        if kind == "flip" and pos < len(stream):
+            stream = stream[:pos] + bytes([draw(st.integers(0, 255))]) + stream[pos + 1:]
+        elif kind == "junk":
+            stream = stream[:pos] + draw(st.binary(min_size=1, max_size=6)) + stream[pos:]
+        elif kind == "long":
+            stream = stream[:pos] + draw(LONG_LINE) + stream[pos:]
+        elif kind == "drop":
+            stream = stream[:pos] + stream[pos + draw(st.integers(1, 4)):]
+        elif kind == "truncate" and draw(st.booleans()):
+            stream = stream[:pos]
+    return stream
+
+
+def _safe(stream: bytes) -> bool:
+    """No blocking reserve and no quit (see the module docstring)."""
+    rest = stream.replace(b"reserve-with-timeout 0\r\n", b"").replace(b"reserve-job", b"")
+    return b"reserve" not in rest and b"quit" not in stream
+
+
+@st.composite
+def streams(draw: st.DrawFn, mutated: bool = True) -> bytes:
+    stream = b"".join(draw(st.lists(COMMAND, min_size=1, max_size=14)))
+    if mutated:
+        stream = draw(mutate(stream))
+    return stream
+
+
+def _oracle_friendly(stream: bytes) -> bool:
+    """Avoids the deliberate differences: no line near or over the limit (1.12 mis-splits
+    them), and reserve-with-timeout only as `0` (1.12 parses its argument leniently). Also
+    avoids a bare CR inside a line, a known difference pinned by the `bare-cr-in-line` case of
+    test_differential (1.12 then never sees the line end and swallows up to 224 bytes)."""
+    if re.search(rb"\r(?!\n)", stream):
+        return False
+    lines = stream.split(b"\r\n")
+    if any(len(line) > 200 for line in lines):
+        return False
+    return all(line == b"reserve-with-timeout 0" or b"reserve-with-timeout" not in line
+               for line in lines)
+
+
+SPLITS = st.lists(st.integers(1, 2000), max_size=12).map(lambda xs: sorted(set(xs)))
+
+# --- talking to a server
+
+
+def exchange(server: RunningServer, stream: bytes, cuts: list[int] | str) -> bytes:
+    """Send ``stream`` in pieces on a fresh connection, half-close, return all bytes to EOF."""
+    with server.connect() as sock:
+        sock.settimeout(READ_TIMEOUT)
+        points = range(1, len(stream)) if cuts == "bytes" else [c for c in cuts
+                                                                 if c < len(stream)]
+        start = 0
+        for cut in [*points, len(stream)]:
+            if cut > start:
+                sock.sendall(stream[start:cut])
+                start = cut
+        sock.shutdown(socket.SHUT_WR)
+        data = b""
+        deadline = time.monotonic() + READ_TIMEOUT
+        while chunk := sock.recv(65536):
+            data += chunk
+            assert time.monotonic() < deadline, f"server kept talking: {data[-200:]!r}"
+        return data
+
+
+def split_replies(data: bytes) -> list[bytes]:
+    """Cut a reply stream into replies, checking each against the reply grammar."""
+    replies = []
+    while data:
+        line, sep, _ = data.partition(b"\r\n")
+        assert sep, f"reply without CRLF at end of stream: {data!r}"
+        assert REPLY_LINE.fullmatch(line), f"invalid reply line {line!r}"
+        size = len(line) + 2
+        m = BODY_REPLY.fullmatch(line)
+        if m:
+            size += int(m.group(1) or m.group(2)) + 2
+            assert data[size - 2:size] == b"\r\n", f"body not ended by CRLF: {data[:size]!r}"
+        assert len(data) >= size, f"truncated reply {data!r}"
+        replies.append(data[:size])
+        data = data[size:]
+    return replies
+
+
+def stats(server: RunningServer, line: bytes = b"stats\r\n") -> dict[str, str]:
+    data = exchange(server, line, [])
+    (reply,) = split_replies(data)
+    assert reply.startswith(b"OK "), reply
+    return dict(parse_yaml(reply.split(b"\r\n", 1)[1][:-2]))
+
+
+def job_counts(server: RunningServer) -> dict[str, int]:
+    keys = ("current-jobs-ready", "current-jobs-reserved", "current-jobs-delayed",
+            "current-jobs-buried", "current-jobs-urgent", "total-jobs")
+    s = stats(server)
+    return {k: int(s[k]) for k in keys}
+
+
+def settled_counts(server: RunningServer) -> dict[str, int]:
+    """Job counts once closed connections' reservations are back (none of ours stay open)."""
+    deadline = time.monotonic() + READ_TIMEOUT
+    while (counts := job_counts(server))["current-jobs-reserved"]:
+        assert time.monotonic() < deadline, f"reserved jobs never returned: {counts}"
+        time.sleep(0.005)
+    return counts
+
+
+def assert_tubes_add_up(server: RunningServer, counts: dict[str, int]) -> None:
+    """Global current-jobs-* equal the sums over all tubes' stats-tube."""
+    reply = split_replies(exchange(server, b"list-tubes\r\n", []))[0]
+    tubes = [v for _, v in parse_yaml(reply.split(b"\r\n", 1)[1][:-2])]
+    sums = dict.fromkeys(counts, 0)
+    for tube in tubes:
+        st_ = stats(server, b"stats-tube " + tube.encode() + b"\r\n")
+        for key in sums:
+            if key != "total-jobs":
+                sums[key] += int(st_[key])
+    for key in sums:
+        if key != "total-jobs":
+            assert sums[key] == counts[key], (key, sums, counts)
+
+
+# --- fixtures
+
+
+@pytest.fixture(scope="module")
+def ours() -> Iterator[RunningServer]:
+    with running("tubeworks") as srv:
+        yield srv
+
+
+@pytest.fixture(scope="module")
+def twins() -> Iterator[tuple[RunningServer, RunningServer]]:
+    """Two of ours with the same history (fed the same examples)."""
+    with running("tubeworks") as one, running("tubeworks") as two:
+        yield one, two
+
+
+@pytest.fixture(scope="module")
+def oracle_and_ours() -> Iterator[tuple[RunningServer, RunningServer]]:
+    """beanstalkd and ours with the same history."""
+    with running("beanstalkd") as oracle, running("tubeworks") as ours:
+        yield oracle, ours
+
+
+# --- properties
+
+
+@FUZZ_SETTINGS
+@given(stream=streams().filter(_safe), cuts=SPLITS)
+def test_any_stream_gets_valid_replies_and_counts_add_up(
+    ours: RunningServer, stream: bytes, cuts: list[int]
+) -> None:
+    """Valid replies in order; the server keeps serving; job counts follow the replies."""
+    before = settled_counts(ours)
+    replies = split_replies(exchange(ours, stream, cuts))
+    after = settled_counts(ours)  # a new connection works: the server kept serving
+    made = sum(1 for r in replies if r.startswith(b"INSERTED ") or re.fullmatch(
+        rb"BURIED \d+\r\n", r))
+    gone = sum(1 for r in replies if r == b"DELETED\r\n")
+    total = ("current-jobs-ready", "current-jobs-delayed", "current-jobs-buried")
+    assert sum(after[k] for k in total) - sum(before[k] for k in total) == made - gone
+    assert after["total-jobs"] - before["total-jobs"] == made
+    assert after["current-jobs-urgent"] <= after["current-jobs-ready"]
+    assert_tubes_add_up(ours, after)
+
+
+def _normalised(data: bytes) -> list[bytes | Yaml]:
+    return [normalise(r, quoted=True) for r in split_replies(data)]
+
+
+def _agree(a: list[bytes | Yaml], b: list[bytes | Yaml]) -> bool:
+    return len(a) == len(b) and all(map(_same, a, b))
+
+
+@FUZZ_SETTINGS
+@given(stream=streams().filter(_safe))
+def test_one_chunk_or_byte_by_byte_same_replies(
+    twins: tuple[RunningServer, RunningServer], stream: bytes
+) -> None:
+    """Two of our servers fed the same examples, one whole and one a byte per send(), say the
+    same (clock seconds ±1 and process facts aside)."""
+    whole = _normalised(exchange(twins[0], stream, []))
+    trickle = _normalised(exchange(twins[1], stream, "bytes"))
+    assert _agree(whole, trickle), f"{stream!r}\nwhole:   {whole}\nbytes:   {trickle}"
+
+
+@FUZZ_SETTINGS
+@given(stream=streams().filter(_safe).filter(_oracle_friendly), cuts=SPLITS)
+def test_same_replies_as_beanstalkd(
+    oracle_and_ours: tuple[RunningServer, RunningServer], stream: bytes, cuts: list[int]
+) -> None:
+    """Streams that avoid the deliberate differences, split at random points for ours and
+    sent whole to beanstalkd 1.12, get the same replies."""
+    oracle, ours = oracle_and_ours
+    expected = [normalise(r, quoted=False) for r in split_replies(exchange(oracle, stream, []))]
+    got = _normalised(exchange(ours, stream, cuts))
+    assert _agree(expected, got), f"{stream!r}\n1.12: {expected}\nours: {got}"
