@@ -19,6 +19,9 @@ import importlib.util
 import json
 import shutil
 import subprocess
+import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +69,16 @@ def run_client_script(interpreter: str | None, script: str, port: int) -> dict[s
     assert proc.returncode == 0, f"{script} exited {proc.returncode}: {proc.stderr}{proc.stdout}"
     result: dict[str, Any] = json.loads(proc.stdout)
     return result
+
+
+def unquoted(value: str) -> str:
+    """A stats string as Pheanstalk 4 returns it, minus beanstalkd 1.13's quotes.
+
+    1.12 writes ``tube: phpsw``, 1.13 (and ours) ``tube: "phpsw"``; Pheanstalk 4 keeps the quotes.
+    """
+    if len(value) >= 2 and value[0] == value[-1] == '"':
+        return value[1:-1]
+    return value
 
 
 def gclient(srv: RunningServer, **kw: Any) -> greenstalk.Client[Any]:
@@ -271,6 +284,58 @@ def test_greenstalk_reservations_return_when_connection_closes(any_server: Runni
             assert other.stats_job(jid)["reserves"] == 2
 
 
+def wait_for(condition: Callable[[], bool], timeout: float = 5.0) -> None:
+    """Poll ``condition`` until it holds; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.005)
+
+
+@pytest.mark.timeout(20)
+def test_greenstalk_blocking_reserve_is_woken_by_put(any_server: RunningServer) -> None:
+    got: list[greenstalk.Job[Any]] = []
+    with gclient(any_server, watch="wake") as worker, gclient(any_server, use="wake") as producer:
+        thread = threading.Thread(target=lambda: got.append(worker.reserve()))
+        thread.start()
+        wait_for(lambda: producer.stats_tube("wake")["current-waiting"] == 1)
+        jid = producer.put("wake up")
+        thread.join(10)
+        assert not thread.is_alive()
+        assert [(j.id, j.body) for j in got] == [(jid, "wake up")]
+        assert producer.stats_job(jid)["state"] == "reserved"
+
+
+@pytest.mark.timeout(20)
+def test_greenstalk_delayed_job_wakes_a_waiting_reserve(any_server: RunningServer) -> None:
+    with gclient(any_server) as c:
+        jid = c.put("later", delay=1)
+        assert c.stats_job(jid)["state"] == "delayed"
+        job = c.reserve(timeout=10)  # waits for the delay to pass
+        assert (job.id, job.body) == (jid, "later")
+        c.delete(job)
+
+
+@pytest.mark.timeout(20)
+def test_greenstalk_ttr_expiry_hands_the_job_to_a_waiting_worker(
+    tubeworks_queue: RunningServer,
+) -> None:
+    """Ours only: beanstalkd 1.12 here missed the 1-2 s TTR of an idle holder in about half of
+    the runs (``reserve-with-timeout 4`` from another connection timed out), so the oracle
+    cannot be part of a deterministic test for this."""
+    with gclient(tubeworks_queue) as a, gclient(tubeworks_queue) as b:
+        jid = a.put("abandoned", ttr=1)
+        assert a.reserve(timeout=0).id == jid
+        again = b.reserve(timeout=10)  # a never deletes it: after ttr 1 it is b's
+        assert again.id == jid
+        st = b.stats_job(jid)
+        assert (st["state"], st["reserves"], st["timeouts"]) == ("reserved", 2, 1)
+        assert b.stats()["job-timeouts"] == 1
+        with pytest.raises(greenstalk.NotFoundError):
+            a.delete(jid)  # a lost its reservation
+        b.delete(jid)
+
+
 # --------------------------------------------------------------------------- pystalk 0.9.1
 
 
@@ -391,7 +456,7 @@ def test_pheanstalk_readme_flow_bury_then_kick(any_server: RunningServer) -> Non
     assert out["buried_state"] == "buried"
     assert out["kicked"] == 1
     assert out["state"] == "ready"
-    assert out["tube"] == "phpsw"
+    assert unquoted(out["tube"]) == "phpsw"
     assert (out["buries"], out["kicks"]) == ("1", "1")  # Pheanstalk 4 keeps stats as strings
     assert out["body"] == "count the elephpants"
     with greenstalk.Client(any_server.address, use="phpsw", watch="phpsw") as c:
@@ -408,8 +473,9 @@ def test_pheanstalk_api(any_server: RunningServer) -> None:
     assert out["watched"] == ["php-api"]
     assert out["used"] == "php-api"
     assert out["reserved"] == {"id": first, "data": "first"}
+    assert unquoted(out["stats_job"].pop("tube")) == "php-api"
     assert out["stats_job"] == {
-        "id": str(first), "tube": "php-api", "state": "reserved",
+        "id": str(first), "state": "reserved",
         "pri": "10", "ttr": "30", "reserves": "1",
     }  # fmt: skip
     assert out["delete_again"] == "JobNotFoundException"
@@ -424,8 +490,9 @@ def test_pheanstalk_api(any_server: RunningServer) -> None:
 
     assert out["buried_stats"] == {"state": "buried", "pri": "2"}
     assert out["peek_buried"] == {"id": second, "data": "second"}
+    assert unquoted(out["stats_tube"].pop("name")) == "php-api"
     assert out["stats_tube"] == {
-        "name": "php-api", "buried": "1", "watching": "1", "using": "1",
+        "buried": "1", "watching": "1", "using": "1",
         "total": "2", "deletes": "1",
     }  # fmt: skip
     assert out["kicked_job_state"] == "ready"
