@@ -7,6 +7,7 @@ from __future__ import annotations
 import functools
 import signal
 import sys
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import FrameType
@@ -14,6 +15,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from tubeworks.admin.render import progress_line
 from tubeworks.client import Address, Client, default_address, parse_address
 from tubeworks.client.errors import (
     ClientError,
@@ -152,19 +154,28 @@ class StopFlag:
 class Progress:
     """Progress on stderr, rewritten in place; on by default only when stderr is a terminal."""
 
-    def __init__(self, verb: str, enabled: bool | None) -> None:
+    def __init__(self, verb: str, enabled: bool | None, every: float = 0.1) -> None:
         self.verb = verb
         self.enabled = sys.stderr.isatty() if enabled is None else enabled
+        self.every = every  # seconds between redraws: a terminal cannot show more anyway
         self.shown = False
+        self._next = 0.0
+        self._last: tuple[int, int] | None = None
 
     def __call__(self, done: int, total: int) -> None:
-        if self.enabled:
-            from tubeworks.admin.render import progress_line
+        self._last = (done, total)
+        now = time.monotonic()
+        if self.enabled and now >= self._next:
+            self._next = now + self.every
+            self._draw(done, total)
 
-            click.echo("\r" + progress_line(self.verb, done, total), err=True, nl=False)
-            self.shown = True
+    def _draw(self, done: int, total: int) -> None:
+        click.echo("\r" + progress_line(self.verb, done, total), err=True, nl=False)
+        self.shown = True
 
     def finish(self) -> None:
+        if self.enabled and self._last is not None:
+            self._draw(*self._last)
         if self.shown:
             click.echo("", err=True)
 
