@@ -24,6 +24,7 @@ from importlib import resources
 from pathlib import Path
 from typing import IO, Any
 
+from tubeworks.client import Client, TimedOut
 from tubeworks.demo import report, wordcount
 
 INTRO_TUBE = "phpsw"
@@ -111,7 +112,10 @@ def queue_server(spec: ServerSpec, port: int, say: Say) -> Iterator[subprocess.P
             ) from None
         if code not in spec.clean_exits:
             raise DemoError(f"{spec.name} exited with status {code} after SIGTERM{_tail(log)}")
-        say(f"[server] sent SIGTERM; {spec.name} exited with status {code}")
+        how = f"exited with status {code}"
+        if code < 0:
+            how = f"was ended by {signal.Signals(-code).name}"
+        say(f"[server] sent SIGTERM; {spec.name} {how}")
 
 
 def _wait_listening(proc: subprocess.Popen[bytes], port: int, log: IO[bytes]) -> None:
@@ -161,27 +165,25 @@ def run_producer(
 
 
 class _Consumer:
-    """The few consumer calls the demo needs, over greenstalk until tubeworks.client lands."""
+    """The few consumer calls the demo needs, on tubeworks' own client."""
+
+    name = "tubeworks.client"
 
     def __init__(self, port: int, tubes: list[str]) -> None:
-        import greenstalk
-
-        self._greenstalk = greenstalk
-        self._client = greenstalk.Client(("127.0.0.1", port), watch=tubes)
-        self.name = "greenstalk"
+        self._client = Client("127.0.0.1", port, watch=tubes)
 
     def reserve(self, timeout: int) -> tuple[int, str]:
         try:
             job = self._client.reserve(timeout=timeout)
-        except self._greenstalk.TimedOutError:
+        except TimedOut:
             raise TimeoutError from None
-        return int(job.id), str(job.body)
+        return job.id, job.text
 
     def delete(self, job_id: int) -> None:
         self._client.delete(job_id)
 
     def stats(self) -> dict[str, object]:
-        return dict(self._client.stats())
+        return self._client.stats().as_dict()
 
     def close(self) -> None:
         self._client.close()
