@@ -7,7 +7,6 @@ get a few direct tests at the end.
 
 from __future__ import annotations
 
-import importlib.util
 import re
 import shutil
 import subprocess
@@ -24,7 +23,6 @@ needs_php = pytest.mark.skipif(
     shutil.which("php") is None or not Path("/usr/share/php/Pheanstalk/autoload.php").exists(),
     reason="needs php-cli and php-pda-pheanstalk",
 )
-our_server_exists = importlib.util.find_spec("tubeworks.queue.cli") is not None
 
 
 def run_demo(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -66,7 +64,6 @@ def assert_full_run(out: str, jobs: int) -> None:
 
 
 @needs_php
-@pytest.mark.skipif(not our_server_exists, reason="tubeworks.queue.cli does not exist yet")
 @pytest.mark.timeout(60)
 def test_demo_against_our_server() -> None:
     proc = run_demo("--jobs", "50")

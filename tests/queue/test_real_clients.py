@@ -15,9 +15,9 @@ with ttr 1 is inside its one-second safety margin the moment it is reserved (DEA
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
+import signal
 import subprocess
 import threading
 import time
@@ -45,15 +45,6 @@ needs_ruby = pytest.mark.skipif(
     RUBY is None or not BEANEATER.exists(),
     reason="needs ruby and ruby-beaneater (apt-get install ruby ruby-beaneater)",
 )
-
-
-@pytest.fixture(autouse=True)
-def _skip_until_our_server_exists(request: pytest.FixtureRequest) -> None:
-    """Skip the ``tubeworks`` runs only while ``tubeworks queue`` is not part of the tree at all."""
-    callspec = getattr(request.node, "callspec", None)
-    kind = callspec.params.get("any_server") if callspec else None
-    if kind == "tubeworks" and importlib.util.find_spec("tubeworks.queue.cli") is None:
-        pytest.skip("tubeworks.queue.cli does not exist yet")
 
 
 def run_client_script(interpreter: str | None, script: str, port: int) -> dict[str, Any]:
@@ -334,6 +325,60 @@ def test_greenstalk_ttr_expiry_hands_the_job_to_a_waiting_worker(
         with pytest.raises(greenstalk.NotFoundError):
             a.delete(jid)  # a lost its reservation
         b.delete(jid)
+
+
+@pytest.mark.timeout(30)
+def test_greenstalk_workers_in_threads_each_job_once(any_server: RunningServer) -> None:
+    with gclient(any_server, use="fanout") as producer:
+        ids = {producer.put(f"job {i}") for i in range(200)}
+
+    taken: list[list[int]] = [[] for _ in range(4)]
+
+    def work(mine: list[int]) -> None:
+        with gclient(any_server, watch="fanout") as c:
+            while True:
+                try:
+                    job = c.reserve(timeout=0)
+                except greenstalk.TimedOutError:
+                    return
+                mine.append(job.id)
+                c.delete(job)
+
+    threads = [threading.Thread(target=work, args=(mine,)) for mine in taken]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(20)
+    assert not any(t.is_alive() for t in threads)
+    every = [i for mine in taken for i in mine]
+    assert sorted(every) == sorted(ids)  # each job reserved and deleted exactly once
+    with gclient(any_server) as c:
+        assert c.stats()["cmd-delete"] == 200
+
+
+@needs_php
+@pytest.mark.timeout(30)
+def test_drain_mode_is_reported_to_each_client(any_server: RunningServer) -> None:
+    """SIGUSR1 puts the server in drain mode: puts fail with DRAINING, everything else works."""
+    with gclient(any_server) as c:
+        jid = c.put("before draining")
+        any_server.proc.send_signal(signal.SIGUSR1)
+        wait_for(lambda: c.stats()["draining"] == "true")
+        with pytest.raises(greenstalk.DrainingError):
+            c.put("refused")
+        assert c.reserve(timeout=0).id == jid  # reserving still works
+        c.delete(jid)
+
+    p = BeanstalkClient(any_server.host, any_server.port, socket_timeout=10)
+    try:
+        with pytest.raises(BeanstalkError) as err:
+            p.put_job(b"refused")
+        assert err.value.message == "DRAINING"
+    finally:
+        p.close()
+
+    out = run_client_script(PHP, "pheanstalk_draining.php", any_server.port)
+    assert out == {"put": "ServerDrainingException", "draining": "true", "tubes": ["default"]}
 
 
 # --------------------------------------------------------------------------- pystalk 0.9.1
