@@ -62,6 +62,10 @@ def test_every_command(any_server: RunningServer) -> None:
             assert len(set(ids)) == 3000
             with pytest.raises(BatchFailed):
                 await c.put_many([b"ok", b"y" * 70_000])
+            got = await c.reserve_many(10)
+            assert len(got) == 10
+            assert {s.name for s in await c.stats_tubes()} >= {"a", "default"}
+            await c.delete_many(got)
         assert c.closed
         with pytest.raises(ClientClosed):
             await c.stats()

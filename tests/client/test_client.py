@@ -216,3 +216,21 @@ def test_sharing_across_threads_is_detected(any_server: RunningServer) -> None:
         observer.put(b"wake")
         worker.join(10)
         assert [j.body for j in got] == [b"wake"]
+
+
+def test_batch_helpers(client: Client) -> None:
+    ids = client.put_many([b"a", b"b", b"c"])
+    client.use("other")
+    client.put(b"elsewhere")
+    jobs = client.reserve_many(5)
+    assert [j.id for j in jobs] == ids  # only what is ready in watched tubes, without waiting
+    assert client.reserve_many(0) == []
+    assert {s.name: s.current_jobs_reserved for s in client.stats_tubes()} == {
+        "default": 3,
+        "other": 0,
+    }
+    client.delete_many(jobs[:2], window=1)
+    with pytest.raises(BatchFailed, match=r"^delete_many: 1 of 2 items failed") as e:
+        client.delete_many([jobs[2], 999_999])
+    assert e.value.results[0] is None and isinstance(e.value.results[1], NotFound)
+    assert client.stats_tube("default").current_jobs == 0

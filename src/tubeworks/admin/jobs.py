@@ -9,7 +9,7 @@ from typing import IO
 import click
 
 from tubeworks.admin.common import EXIT_REFUSED, EXIT_USAGE, admin_command, connect, fail
-from tubeworks.client import DEFAULT_PRIORITY, DEFAULT_TTR, Address, Job, NotFound
+from tubeworks.client import DEFAULT_PRIORITY, DEFAULT_TTR, Address, BatchFailed, Job, NotFound
 from tubeworks.client.bulk import job_record
 
 tube_option = click.option(
@@ -153,9 +153,12 @@ def kick_command(server: Address, count: int, job_id: int | None, tube: str) -> 
 @click.argument("job_ids", nargs=-1, required=True, type=click.IntRange(1, 2**64 - 1))
 def delete_command(server: Address, job_ids: tuple[int, ...]) -> None:
     """Delete jobs by id (ready, delayed or buried; reserved ones belong to their worker)."""
+    missing: list[int] = []
     with connect(server) as client:
-        results = client.batch([client._delete_call(i) for i in job_ids])
-    missing = [i for i, r in zip(job_ids, results, strict=True) if r is not None]
+        try:
+            client.delete_many(job_ids, window=len(job_ids))  # one batch: every id gets an answer
+        except BatchFailed as exc:
+            missing = [i for i, r in zip(job_ids, exc.results, strict=False) if r is not None]
     deleted = len(job_ids) - len(missing)
     click.echo(f"deleted {deleted} jobs")
     if missing:

@@ -15,11 +15,8 @@ from tubeworks.client import Address, Client, NotFound, TubeStats
 
 
 def all_tube_stats(client: Client) -> list[TubeStats]:
-    """Stats of every tube in two round trips (list, then all stats-tube pipelined)."""
-    names = client.tubes()
-    results = client.batch([client._stats_tube_call(n) for n in names])
-    # A tube can vanish between the two round trips; skip it rather than fail.
-    return sorted((r for r in results if isinstance(r, TubeStats)), key=lambda s: s.name)
+    """Stats of every tube, sorted by name."""
+    return sorted(client.stats_tubes(), key=lambda s: s.name)
 
 
 @admin_command("tubes", "tubeworks tubes --server 10.0.0.5:11300 --json")

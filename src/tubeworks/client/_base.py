@@ -30,9 +30,11 @@ from tubeworks.client.errors import (
     Buried,
     CommandError,
     ConnectionBroken,
+    DeadlineSoon,
     LocalProtocolError,
     PutNotConfirmed,
     RemoteProtocolError,
+    TimedOut,
 )
 from tubeworks.client.models import Job, JobStats, ServerStats, TubeStats
 
@@ -295,23 +297,53 @@ class BaseClient:
         ttr: float,
         window: int,
     ) -> Flow[list[int]]:
-        if window < 1:
-            raise LocalProtocolError(f"window must be >= 1, got {window}")
-        ids: list[Any] = []
-        chunk: list[Call[Any]] = []
-        for item in items:
-            if isinstance(item, JobSpec):
-                chunk.append(self._put_call(item.body, item.priority, item.delay, item.ttr))
-            else:
-                chunk.append(self._put_call(item, priority, delay, ttr))
-            if len(chunk) == window:
-                ids += yield chunk
-                chunk = []
-                _raise_batch("put_many", ids)
-        if chunk:
-            ids += yield chunk
-            _raise_batch("put_many", ids)
-        return ids
+        calls = (
+            self._put_call(item.body, item.priority, item.delay, item.ttr)
+            if isinstance(item, JobSpec)
+            else self._put_call(item, priority, delay, ttr)
+            for item in items
+        )
+        return (yield from _batched("put_many", calls, window))
+
+    def _delete_many_flow(self, jobs: Iterable[int | Job], window: int) -> Flow[None]:
+        yield from _batched("delete_many", (self._delete_call(j) for j in jobs), window)
+
+    def _reserve_many_flow(self, count: int) -> Flow[list[Job]]:
+        if count < 0:
+            raise LocalProtocolError(f"count must be >= 0, got {count}")
+        if count == 0:
+            return []
+        results = yield [self._reserve_call(0)] * count
+        for r in results:  # TIMED_OUT / DEADLINE_SOON just mean "no more right now"
+            if isinstance(r, CommandError) and not isinstance(r, (TimedOut, DeadlineSoon)):
+                raise r
+        return [r for r in results if isinstance(r, Job)]
+
+    def _stats_tubes_flow(self) -> Flow[list[TubeStats]]:
+        names = (yield [self._list_call("list-tubes")])[0]
+        if isinstance(names, CommandError):
+            raise names
+        results = yield [self._stats_tube_call(n) for n in names]
+        # A tube can disappear between the two round trips; leave it out rather than fail.
+        return [r for r in results if isinstance(r, TubeStats)]
+
+
+def _batched(name: str, calls: Iterable[Call[Any]], window: int) -> Flow[list[Any]]:
+    """Send ``calls`` ``window`` at a time; raise BatchFailed after the first chunk with errors."""
+    if window < 1:
+        raise LocalProtocolError(f"window must be >= 1, got {window}")
+    results: list[Any] = []
+    chunk: list[Call[Any]] = []
+    for call in calls:
+        chunk.append(call)
+        if len(chunk) == window:
+            results += yield chunk
+            chunk = []
+            _raise_batch(name, results)
+    if chunk:
+        results += yield chunk
+        _raise_batch(name, results)
+    return results
 
 
 def _raise_batch(name: str, results: list[Any]) -> None:

@@ -310,6 +310,15 @@ class AsyncClient(BaseClient):
     ) -> list[int]:
         return await self._drive(self._put_many_flow(items, priority, delay, ttr, window))
 
+    async def delete_many(self, jobs: Iterable[int | Job], *, window: int = DEFAULT_WINDOW) -> None:
+        await self._drive(self._delete_many_flow(jobs, window))
+
+    async def reserve_many(self, count: int) -> list[Job]:
+        return await self._drive(self._reserve_many_flow(count))
+
+    async def stats_tubes(self) -> list[TubeStats]:
+        return await self._drive(self._stats_tubes_flow())
+
     async def use(self, tube: str) -> str:
         name = await self._run(self._use_call(tube))
         self._after_use(tube)

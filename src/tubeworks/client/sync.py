@@ -347,6 +347,22 @@ class Client(BaseClient):
         """
         return self._drive(self._put_many_flow(items, priority, delay, ttr, window))
 
+    def delete_many(self, jobs: Iterable[int | Job], *, window: int = DEFAULT_WINDOW) -> None:
+        """Delete many jobs, ``window`` per round trip.
+
+        Raises:
+            BatchFailed: some could not be deleted (``err.results``: None or the error per job).
+        """
+        self._drive(self._delete_many_flow(jobs, window))
+
+    def reserve_many(self, count: int) -> list[Job]:
+        """Reserve up to ``count`` jobs that are ready right now, in one round trip; never waits."""
+        return self._drive(self._reserve_many_flow(count))
+
+    def stats_tubes(self) -> list[TubeStats]:
+        """Stats of every tube, in two round trips."""
+        return self._drive(self._stats_tubes_flow())
+
     def use(self, tube: str) -> str:
         """Put later jobs into ``tube``; returns the tube name."""
         name = self._run(self._use_call(tube))
