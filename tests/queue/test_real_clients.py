@@ -29,7 +29,7 @@ import greenstalk
 import pytest
 from pystalk import BeanstalkClient, BeanstalkError
 
-from servers import RunningServer
+from servers import RunningServer, free_port, running
 
 CLIENTS_DIR = Path(__file__).resolve().parent.parent / "clients"
 PHP = shutil.which("php")
@@ -70,6 +70,43 @@ def unquoted(value: str) -> str:
     if len(value) >= 2 and value[0] == value[-1] == '"':
         return value[1:-1]
     return value
+
+
+def across_restart(kind: str, interpreter: str | None, script: str) -> dict[str, Any]:
+    """Run a client script that connects, then keeps going after the server is restarted.
+
+    The script prints a ``connected`` JSON line and waits for a line on stdin; meanwhile the
+    first server is stopped (SIGTERM) and a fresh one started on the same port.
+    """
+    assert interpreter is not None
+    port = free_port()
+    with running(kind, port=port):
+        proc = subprocess.Popen(
+            [interpreter, str(CLIENTS_DIR / script), str(port)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        assert proc.stdout is not None and proc.stdin is not None
+        try:
+            first = json.loads(proc.stdout.readline() or "null")
+        except BaseException:
+            proc.kill()
+            proc.communicate()
+            raise
+    try:
+        with running(kind, port=port):
+            stdout, stderr = proc.communicate("go\n", timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert first is not None and first["phase"] == "connected", stderr
+    assert proc.returncode == 0, f"{script} exited {proc.returncode}: {stderr}{stdout}"
+    result: dict[str, Any] = json.loads(stdout)
+    result["first_put"] = first["put"]
+    return result
 
 
 def gclient(srv: RunningServer, **kw: Any) -> greenstalk.Client[Any]:
@@ -633,3 +670,33 @@ def test_beaneater_api(any_server: RunningServer) -> None:
 
     assert out["worker_seen"] == ["ok-1", "fail", "ok-2", "stop"]
     assert out["worker_tube"] == {"buried": 1, "ready": 0}  # "fail" was buried by the loop
+
+
+# --------------------------------------------------------------------------- reconnecting clients
+
+
+@needs_ruby
+@pytest.mark.timeout(40)
+@pytest.mark.parametrize("kind", ["tubeworks", "beanstalkd"])
+def test_beaneater_reconnects_after_server_restart(kind: str) -> None:
+    out = across_restart(kind, RUBY, "beaneater_reconnect.rb")
+    assert out["first_put"] == 1
+    assert out["put"] == 1  # a fresh server numbers from 1 again
+    assert out["reserved"] == {"id": 1, "body": "after restart"}
+    assert out["tube"] == "rb-restart"
+    assert out["used"] == "rb-restart"
+    assert out["watched"] == ["rb-restart"]
+
+
+@needs_php
+@pytest.mark.timeout(40)
+@pytest.mark.parametrize("kind", ["tubeworks", "beanstalkd"])
+def test_pheanstalk_reconnects_after_server_restart(kind: str) -> None:
+    out = across_restart(kind, PHP, "pheanstalk_reconnect.php")
+    assert out["first_put"] == 1
+    assert out["used"] == "php-restart"
+    assert out["put"] == 1
+    assert out["reserved"] == {"id": 1, "data": "after restart"}
+    # Pheanstalk 4's reconnect means to ignore "default" again but skips it, because its own
+    # watch list no longer has "default" in it; so the new connection watches both.
+    assert sorted(out["watched"]) == ["default", "php-restart"]
