@@ -44,6 +44,8 @@ class HttpServer:
         self.config = config
         self.server: asyncio.Server | None = None
         self.streams: set[asyncio.StreamWriter] = set()
+        self.followers: set[asyncio.Event] = set()  # wake-ups of streaming log tails
+        self.closing = False
 
     async def start(self) -> None:
         if self.config.path:
@@ -67,6 +69,9 @@ class HttpServer:
                 )
 
     async def close(self) -> None:
+        self.closing = True
+        for wake in list(self.followers):
+            wake.set()
         if self.server is not None:
             self.server.close()
             for writer in list(self.streams):
@@ -211,13 +216,15 @@ class HttpServer:
         wake = asyncio.Event()
         listener: Callable[[], None] = wake.set
         log.listeners.append(listener)
-        closed = asyncio.ensure_future(reader.read(1))  # EOF (or anything) ends the stream
+        self.followers.add(wake)
         try:
             f = open(log.path, "rb")  # noqa: SIM115 (reopened on rotation)
             try:
                 size = f.seek(0, 2)
                 f.seek(max(0, size - TAIL_HEAD))
-                while not closed.done():
+                # A client that goes away is noticed when a write fails (a half-closed
+                # socket looks the same as a closed one until then); server close wakes us.
+                while not writer.transport.is_closing() and not self.closing:
                     data = f.read()
                     if data:
                         writer.write(b"%x\r\n%s\r\n" % (len(data), data))
@@ -227,15 +234,13 @@ class HttpServer:
                         f = open(log.path, "rb")  # noqa: SIM115
                         continue
                     wake.clear()
-                    waiter = asyncio.ensure_future(wake.wait())
-                    await asyncio.wait({waiter, closed}, return_when=asyncio.FIRST_COMPLETED)
-                    waiter.cancel()
+                    await wake.wait()
             finally:
                 f.close()
         except (ConnectionError, OSError):
             pass
         finally:
-            closed.cancel()
+            self.followers.discard(wake)
             with contextlib.suppress(ValueError):
                 log.listeners.remove(listener)
 
