@@ -17,6 +17,7 @@ from benchmarks.workloads import Workload
 
 BASE = "beanstalkd"
 OURS = "ours"
+GEN_BUSY = 0.9  # generator CPU (1.0 = one core) above which it may be the bottleneck
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,7 @@ class Sample:
     p99_us: float | None = None
     gen_cpu: float | None = None  # load generator CPU over the timed window, 1.0 = one core
     server_cpu: float | None = None  # server CPU over the same window
+    per_cpu_s: float | None = None  # operations per second of server CPU time (memory: the fill)
 
 
 @dataclass(frozen=True)
@@ -51,13 +53,27 @@ class Row:
 
 @dataclass(frozen=True)
 class CpuRow:
-    """How busy the server and the load generator were, median over rounds."""
+    """How busy the server and the load generator were, median over rounds.
+
+    ``*_per_cpu_s`` is the server's work per CPU-second. Unlike ops/s it hardly moves when other
+    processes take CPU from the server, so on a busy machine its ratio is the steadier guide to
+    how our server's efficiency compares (it says nothing about waiting, e.g. 1-connection
+    round trips).
+    """
 
     name: str
     base_server: float | None
     base_gen: float | None
     ours_server: float | None
     ours_gen: float | None
+    base_per_cpu_s: float | None = None
+    ours_per_cpu_s: float | None = None
+
+    @property
+    def per_cpu_ratio(self) -> float | None:
+        if self.base_per_cpu_s and self.ours_per_cpu_s is not None:
+            return self.ours_per_cpu_s / self.base_per_cpu_s
+        return None
 
 
 def _median(values: Iterable[float | None]) -> float | None:
@@ -109,12 +125,17 @@ def build_cpu_rows(workloads: Sequence[Workload], samples: Sequence[Sample]) -> 
                 w.name,
                 _median(s.server_cpu for s in base), _median(s.gen_cpu for s in base),
                 _median(s.server_cpu for s in ours), _median(s.gen_cpu for s in ours),
+                _median(s.per_cpu_s for s in base), _median(s.per_cpu_s for s in ours),
             ))
     return rows
 
 
 def _num(v: float) -> str:
     return f"{v:.1f}" if v < 100 else f"{v:.0f}"
+
+
+def _opt_num(v: float | None) -> str:
+    return "-" if v is None else _num(v)
 
 
 def _pct(v: float | None) -> str:
@@ -135,13 +156,23 @@ def format_table(rows: Sequence[Row]) -> str:
 
 
 def format_cpu_table(rows: Sequence[CpuRow]) -> str:
-    """Server and generator CPU (100% = one core busy) over the timed windows."""
-    head = f"{'workload':<26}{'bk server':>10}{'bk gen':>8}{'ours server':>13}{'ours gen':>10}"
+    """Server and generator CPU (100% = one core busy) over the timed windows.
+
+    A row whose generator was near a full core is flagged: there the generator, not the
+    server, may have set the pace, and the throughput figure is a lower bound.
+    """
+    head = (f"{'workload':<26}{'bk server':>10}{'bk gen':>8}{'ours server':>13}{'ours gen':>10}"
+            f"{'bk ops/cpu-s':>14}{'ours ops/cpu-s':>16}{'ours/bk':>9}")
     lines = [head, "-" * len(head)]
     for r in rows:
+        busy = any(g is not None and g >= GEN_BUSY for g in (r.base_gen, r.ours_gen))
+        ratio = r.per_cpu_ratio
         lines.append(
             f"{r.name:<26}{_pct(r.base_server):>10}{_pct(r.base_gen):>8}"
             f"{_pct(r.ours_server):>13}{_pct(r.ours_gen):>10}"
+            f"{_opt_num(r.base_per_cpu_s):>14}{_opt_num(r.ours_per_cpu_s):>16}"
+            f"{'-' if ratio is None else f'{ratio:.2f}':>9}"
+            + ("  generator near its limit" if busy else "")
         )
     return "\n".join(lines)
 

@@ -45,6 +45,7 @@ def measure(w: Workload, label: str, template: str, option: str, cfg: Config, rn
         else:
             r = loadgen.run(w.mode, server.port, count, w.args, server.pid, cfg.gen_cpu)
             value = r.ops_per_sec
+        per_cpu_s = r.ops_per_sec / r.server_cpu if r.server_cpu else None
         server.check_alive()
     except procs.BenchError as exc:
         if server.proc.poll() is not None:
@@ -52,7 +53,8 @@ def measure(w: Workload, label: str, template: str, option: str, cfg: Config, rn
         raise
     finally:
         server.stop()
-    return Sample(w.name, label, rnd, value, r.p50_us, r.p99_us, r.gen_cpu, r.server_cpu)
+    return Sample(w.name, label, rnd, value, r.p50_us, r.p99_us, r.gen_cpu, r.server_cpu,
+                  per_cpu_s)
 
 
 def run_all(

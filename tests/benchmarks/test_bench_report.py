@@ -42,9 +42,9 @@ def test_expand_needs_a_port_placeholder() -> None:
 
 def _samples() -> list[Sample]:
     return [
-        Sample("put-1conn", BASE, 1, 100.0, gen_cpu=0.5, server_cpu=1.0),
-        Sample("put-1conn", BASE, 2, 300.0, gen_cpu=0.5, server_cpu=1.0),
-        Sample("put-1conn", OURS, 1, 50.0),
+        Sample("put-1conn", BASE, 1, 100.0, gen_cpu=0.5, server_cpu=1.0, per_cpu_s=400.0),
+        Sample("put-1conn", BASE, 2, 300.0, gen_cpu=0.5, server_cpu=1.0, per_cpu_s=300.0),
+        Sample("put-1conn", OURS, 1, 50.0, per_cpu_s=70.0),
         Sample("put-1conn", OURS, 2, 70.0),
         Sample("cycle-4p4c", BASE, 1, 1000.0, p50_us=10.0, p99_us=20.0),
         Sample("cycle-4p4c", OURS, 1, 900.0, p50_us=30.0, p99_us=90.0),
@@ -79,4 +79,16 @@ def test_table_round_trips_through_parse_table() -> None:
 def test_cpu_table_shows_missing_as_dash() -> None:
     text = report.format_cpu_table(report.build_cpu_rows(workloads.WORKLOADS, _samples()))
     put_line = next(line for line in text.splitlines() if line.startswith("put-1conn"))
-    assert put_line.split()[1:] == ["100%", "50%", "-", "-"]
+    # per-CPU-second figures are medians: 350 for beanstalkd, 70 (the only one) for ours
+    assert put_line.split()[1:] == ["100%", "50%", "-", "-", "350", "70.0", "0.20"]
+
+
+def test_cpu_table_flags_a_busy_generator() -> None:
+    samples = [Sample("put-16conn", BASE, 1, 1.0, gen_cpu=0.95, server_cpu=0.5),
+               Sample("put-16conn", OURS, 1, 1.0, gen_cpu=0.2, server_cpu=1.0)]
+    text = report.format_cpu_table(report.build_cpu_rows(workloads.WORKLOADS, samples))
+    line = text.splitlines()[-1]
+    assert line.split()[:8] == ["put-16conn", "50%", "95%", "100%", "20%", "-", "-", "-"]
+    assert line.endswith("  generator near its limit")
+    quiet = report.format_cpu_table(report.build_cpu_rows(workloads.WORKLOADS, _samples()))
+    assert "near its limit" not in quiet
