@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from servers import RunningServer, running
 
 SENTINEL = b"list-tube-used\r\n"
-READ_TIMEOUT = 8.0  # seconds any single step may wait for its replies (longest case waits ~3 s)
+READ_TIMEOUT = 15.0  # seconds a step may wait for replies (longest case waits ~4 s; CI is slow)
 EOF = b"<EOF>"
 
 # `stats` keys that describe the process, not the queue: never compared.

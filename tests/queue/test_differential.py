@@ -398,6 +398,22 @@ def test_reserve_watch_sets_of_two_connections() -> None:
     assert oracle.transcript[6][1] == [b"RESERVED 1 1\r\nX\r\n"]
 
 
+def test_producer_and_worker_counts() -> None:
+    """§3 stats: which connections count as producers and workers, and closing them."""
+    steps: list[Step] = [
+        Send("bad", b"put 0 0 1 x\r\n"), Send("big", b"put 0 0 1 70000\r\n" + b"b" * 70002),
+        Send("crlf", b"put 0 0 1 1\r\nabc\r\n"),
+        Send("ok", BODY), Send("rj", b"reserve-job 2\r\n"),
+        Send("rwt", b"reserve-with-timeout 0\r\n"), Send("rjx", b"reserve-job 99\r\n"),
+        Send("bad", b"stats\r\n"), Close("ok"), Close("rj"),
+        WaitStat("current-connections", "6"),  # 7 clients + the monitor - 2 closed
+        Send("rwt", b"stats-job 2\r\nstats\r\n"),
+    ]
+    oracle, _ = differential(steps)
+    assert oracle.transcript[2][1] == [b"EXPECTED_CRLF\r\n", b"UNKNOWN_COMMAND\r\n"]
+    assert oracle.transcript[4][1] == [b"RESERVED 2 5\r\nhello\r\n"]
+
+
 def test_half_close_while_waiting() -> None:
     """§9 #23: a waiting client that shuts down its write side gets TIMED_OUT, then EOF."""
     steps: list[Step] = [Send("a", b"reserve\r\n", read=False), waiting(1), ShutdownWrite("a"),
