@@ -371,7 +371,11 @@ class Supervisor:
         self.latest = self.loader()
         for warning in self.latest.warnings:
             self.log.warn(warning)
-        return diff_groups(self.config.groups, self.latest.groups)
+        return diff_groups(self.active_configs(), self.latest.groups)
+
+    def active_configs(self) -> list[GroupConfig]:
+        """Configs of the groups running now (what reread compares the file against)."""
+        return [g.config for g in self.groups.values()]
 
     def adopt_latest(self, name: str) -> GroupConfig | None:
         """The reread config of group ``name`` (None if it is not in the file)."""
@@ -409,7 +413,7 @@ class Supervisor:
         except ValueError as exc:
             self.log.log("error", f"could not reload the configuration: {exc}")
             return
-        added, changed, removed = diff_groups(self.config.groups, new.groups)
+        added, changed, removed = diff_groups(self.active_configs(), new.groups)
         self.latest = new
         for name in [*removed, *changed]:
             group = self.groups.get(name)
