@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import random
 
 import pytest
-from wal_helpers import dir_bytes, job
+from wal_helpers import ENOSPC, FaultyOps, dir_bytes, job
 
-from tubeworks.queue.wal import JobRecord, JobState, WriteAheadLog
+from tubeworks.queue.wal import JobRecord, JobState, WalFullError, WriteAheadLog
 
 pytestmark = pytest.mark.timeout(40)
 FILE_SIZE = 4096  # small files so that a bounded directory is a strong claim
@@ -30,10 +31,9 @@ class Core:
         self.jobs[rec.id] = rec
 
     def change(self, job_id: int, **fields) -> None:
-        rec = self.jobs[job_id]
-        for name, value in fields.items():
-            setattr(rec, name, value)
-        self.wal.log_update(rec)
+        rec = dataclasses.replace(self.jobs[job_id], **fields)
+        self.wal.log_update(rec)  # a refused change must not reach the core's record
+        self.jobs[job_id] = rec
 
     def delete(self, job_id: int) -> None:
         self.wal.log_delete(job_id)
@@ -137,3 +137,38 @@ def test_random_traffic_replays_exactly(tmp_path, seed):
     live = core.wal.stats().live_bytes
     assert core.dir_bytes() <= 2 * live + 4 * (FILE_SIZE + 28 + 4096)
     core.wal.close()
+
+
+def test_compaction_on_a_full_disk_backs_off_and_resumes(tmp_path):
+    ops = FaultyOps()
+    clock = [10.0]
+    core = Core(tmp_path, file_ops=ops, clock=lambda: clock[0])
+    core.put(job(1, body=b"pinned"))
+    cycle = 0
+
+    def bury_again() -> None:  # the server's timer has not fired yet: no tick, only commits
+        nonlocal cycle
+        cycle += 1
+        core.change(1, state=JobState.BURIED, buries=cycle)
+        core.wal.commit()
+
+    for _ in range(300):
+        bury_again()
+    ops.fail["allocate"] = ENOSPC
+    with pytest.raises(WalFullError):  # then the disk fills up
+        while True:
+            bury_again()
+    assert core.wal.commit() == 0.0  # there is waste to compact, but compaction needs room:
+    assert core.wal.tick(10.0) == 0.5  # it fails and asks to be called again later,
+    assert core.wal.commit() == pytest.approx(0.5)  # not straight away
+    assert core.wal.tick(10.2) == pytest.approx(0.3)  # (too early: nothing tried)
+    ops.fail.clear()
+    files_before = core.wal.stats().files
+    clock[0] = 10.5
+    assert core.wal.tick(10.5) is None  # space is back: compacted and collected
+    assert core.wal.stats().files < files_before
+    core.change(1, state=JobState.READY, kicks=1)
+    core.batch_done()
+    core.wal.close()
+    _, recovery = WriteAheadLog.open(str(tmp_path))
+    assert recovery.jobs == [job(1, body=b"pinned", buries=cycle - 1, kicks=1)]

@@ -30,8 +30,9 @@ from ._errors import (
     WalWriteError,
 )
 from ._files import FileOps
-from ._log import WalStats, WriteAheadLog
+from ._log import WriteAheadLog
 from ._records import JobRecord, JobState, Recovery
+from ._stats import WalStats
 
 __all__ = [
     "FileOps",

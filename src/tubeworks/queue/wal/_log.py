@@ -53,12 +53,14 @@ from ._records import (
     encode_update,
 )
 from ._replay import FileScan, replay, scan_file
+from ._stats import WalStats
 
 __all__ = ["WalStats", "WriteAheadLog"]
 
 _FILE_NAME = re.compile(r"wal\.([0-9]+)")
-#: Jobs rewritten per ``tick`` at most: keeps one tick short so clients never stall on it.
+#: Jobs and bytes rewritten per ``tick`` at most: keeps one tick short so clients never stall.
 COMPACT_BATCH: Final = 64
+COMPACT_BYTES: Final = 256 * 1024
 #: Timers may fire this early (asyncio rounds to its clock resolution); count that as on time.
 _EARLY: Final = 1e-6
 #: Seconds between retries of a failed write.
@@ -79,34 +81,6 @@ class _File:
     def slots(self) -> int:
         """Delete records that fit in its free room."""
         return (self.alloc - self.used) // DELETE_SIZE
-
-
-@dataclass(frozen=True, slots=True)
-class WalStats:
-    """The log's state, for ``stats`` and metrics."""
-
-    files: int
-    """Log files on disk, spares included."""
-    bytes: int
-    """Bytes the log files take on disk (preallocated room included)."""
-    oldest_index: int
-    """N of the oldest ``wal.N`` (beanstalkd's ``binlog-oldest-index``)."""
-    current_index: int
-    """N of the file being written (``binlog-current-index``)."""
-    live_jobs: int
-    """Jobs the log holds."""
-    live_bytes: int
-    """Bytes of those jobs' full records: what compaction keeps disk use proportional to."""
-    records_written: int
-    """Records appended since open (``binlog-records-written``)."""
-    records_migrated: int
-    """Full records rewritten by compaction since open (``binlog-records-migrated``)."""
-    file_size: int
-    """Target size of one file (``-s``; ``binlog-max-size``)."""
-    failing: bool
-    """True while a failed write is being retried: changes are refused."""
-    last_error: str
-    """The most recent write, sync or allocation error, '' if none since open."""
 
 
 class WriteAheadLog:
@@ -138,6 +112,7 @@ class WriteAheadLog:
         self._migrated = 0
         self._lookup: Callable[[int], JobRecord | None] | None = None
         self._remover = BackgroundRemover(ops)
+        self._compact_at = 0.0  # no compaction before this time (after a failure)
 
     # ---- opening ---------------------------------------------------------------------------
 
@@ -336,13 +311,14 @@ class WriteAheadLog:
             except WalWriteError:
                 return RETRY_INTERVAL
         self._collect()
-        if self._compactable():
+        if self._compactable() and now >= self._compact_at:
             try:
                 self._compact()
                 self._flush()
                 if self._fsync == 0:
                     self._sync(now)
-            except WalError:
+            except WalError:  # no room or a failed write: try again later, not in a busy loop
+                self._compact_at = now + RETRY_INTERVAL
                 return RETRY_INTERVAL
             self._collect()
         return self._next_tick(now)
@@ -570,13 +546,17 @@ class WriteAheadLog:
         """Rewrite up to ``COMPACT_BATCH`` live jobs out of the oldest file."""
         assert self._lookup is not None
         oldest = next(iter(self._files.values()))
+        budget = COMPACT_BYTES
         for job_id in list(oldest.ids)[:COMPACT_BATCH]:
+            if budget <= 0:
+                break
             rec = self._lookup(job_id)
             if rec is None:  # the core forgot it without logging a delete: log one now
                 self.log_delete(job_id)
                 continue
             data = encode_put(rec)
             self._append(data, 0)
+            budget -= len(data)
             oldest.ids.discard(job_id)
             self._cur.ids.add(job_id)
             self._loc[job_id] = self._cur
@@ -586,7 +566,7 @@ class WriteAheadLog:
         if self._failing:
             return RETRY_INTERVAL
         if self._compactable():
-            return 0.0
+            return max(0.0, self._compact_at - now)
         if self._dirty and self._fsync is not None:
             return max(0.0, self._last_sync + self._fsync - now)
         oldest = next(iter(self._files.values()))
