@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import subprocess
@@ -15,6 +16,7 @@ from fault_proxy import FaultProxy
 
 from servers import BEANSTALKD, RunningServer, free_port, running
 from tubeworks.client import (
+    AsyncClient,
     Client,
     ConnectFailed,
     ConnectionBroken,
@@ -189,6 +191,12 @@ def test_unix_socket(kind: str, tmp_path: os.PathLike[str]) -> None:
             job_id = c.put(b"over unix")
             assert c.reserve(0).id == job_id
             assert str(c.address) == f"unix:{path}"
+
+        async def via_asyncio() -> bytes:
+            async with AsyncClient(unix_path=path) as a:
+                return (await a.peek(await a.put(b"async over unix"))).body
+
+        assert asyncio.run(via_asyncio()) == b"async over unix"
     finally:
         proc.terminate()
         proc.wait(10)

@@ -9,7 +9,6 @@ call); the next call reconnects.
 from __future__ import annotations
 
 import asyncio
-import select
 from collections.abc import Iterable
 from types import TracebackType
 from typing import Any, TypeVar
@@ -35,7 +34,7 @@ from tubeworks.client.errors import (
     ReplyTimeout,
 )
 from tubeworks.client.models import Job, JobStats, ServerStats, TubeStats
-from tubeworks.client.sync import _RECV, _Broken, tune_socket
+from tubeworks.client.sync import _RECV, _Broken, readable_now, tune_socket
 
 __all__ = ["AsyncClient"]
 
@@ -186,7 +185,7 @@ class AsyncClient(BaseClient):
                 if self._stale():
                     self._drop()
                     break
-                if sock is None or not select.select([sock.fileno()], [], [], 0)[0]:
+                if sock is None or not readable_now(sock.fileno()):
                     break
                 await asyncio.sleep(0)
         if self._writer is None:

@@ -51,6 +51,14 @@ class _Broken(Exception):
         self.cause = cause
 
 
+def readable_now(fd: int) -> bool:
+    """Is there something (data, EOF, an error) to read on ``fd`` right now? poll(), not select(),
+    so descriptors above FD_SETSIZE (1024) work in processes with many files open."""
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    return bool(poller.poll(0))
+
+
 def tune_socket(sock: socket.socket) -> None:
     """TCP_NODELAY (commands are small and latency-bound) and keepalive to notice dead peers."""
     if sock.family in (socket.AF_INET, socket.AF_INET6):
@@ -214,11 +222,10 @@ class Client(BaseClient):
         if self._closed:
             raise ClientClosed("client is closed")
         sock = self._sock
-        if sock is not None and self._parser.buffered == 0:
-            readable, _, _ = select.select([sock], [], [], 0)
-            if readable:  # a beanstalk server never speaks first: this is EOF, reset or garbage
-                self._drop()
-                sock = None
+        # A beanstalk server never speaks first: readable while idle means EOF, reset or garbage.
+        if sock is not None and self._parser.buffered == 0 and readable_now(sock.fileno()):
+            self._drop()
+            sock = None
         if sock is None:
             if self._lost and not self.reconnect:
                 raise ConnectionBroken("connection lost and reconnect is off; call connect()")
