@@ -28,6 +28,7 @@ LAZY_COMMANDS: dict[str, str] = {
     "export": "tubeworks.admin.bulk:export_command",
     "import": "tubeworks.admin.bulk:import_command",
     "supervisord": "tubeworks.supervisor.command:supervisord_command",
+    "ctl": "tubeworks.supervisor.ctl:ctl_command",
 }
 
 

@@ -73,6 +73,12 @@ class Daemon:
     kind: str  # "tubeworks" or "supervisord"
     config: Path
     proc: subprocess.Popen[bytes]
+    client: str = "supervisorctl"  # or "tubeworks" (our ctl)
+
+    def client_argv(self) -> list[str]:
+        if self.client == "tubeworks":
+            return [sys.executable, "-m", "tubeworks", "ctl"]
+        return [SUPERVISORCTL]
 
     @property
     def dir(self) -> Path:
@@ -89,7 +95,7 @@ class Daemon:
     def ctl(self, *args: str, timeout: float = 30.0) -> tuple[int, str]:
         """Run the real supervisorctl; (exit code, stdout+stderr)."""
         done = subprocess.run(
-            [SUPERVISORCTL, "-c", str(self.config), *args],
+            [*self.client_argv(), "-c", str(self.config), *args],
             capture_output=True,
             timeout=timeout,
             text=True,
@@ -141,7 +147,9 @@ def daemon_argv(kind: str, config: Path, *extra: str) -> list[str]:
 
 
 @contextlib.contextmanager
-def running_daemon(kind: str, config: Path, *extra: str) -> Iterator[Daemon]:
+def running_daemon(
+    kind: str, config: Path, *extra: str, client: str = "supervisorctl"
+) -> Iterator[Daemon]:
     proc = subprocess.Popen(
         daemon_argv(kind, config, *extra),
         stdin=subprocess.DEVNULL,
@@ -149,7 +157,7 @@ def running_daemon(kind: str, config: Path, *extra: str) -> Iterator[Daemon]:
         stderr=subprocess.PIPE,
         cwd=config.parent,
     )
-    daemon = Daemon(kind, config, proc)
+    daemon = Daemon(kind, config, proc, client)
     children: set[int] = set()
     try:
 

@@ -81,10 +81,12 @@ COMMANDS = [
 ]
 
 
-def transcript(kind: str, tmp_path: Path) -> list[tuple[tuple[str, ...], int, str]]:
+def transcript(
+    kind: str, tmp_path: Path, client: str = "supervisorctl"
+) -> list[tuple[tuple[str, ...], int, str]]:
     conf = write_config(tmp_path, PROGRAMS)
     out = []
-    with running_daemon(kind, conf) as d:
+    with running_daemon(kind, conf, client=client) as d:
         d.wait_state("badexit", "EXITED")
         d.wait_settled()
         d.wait_state("grp:g2", "RUNNING")

@@ -723,3 +723,25 @@ def search_paths(argv0: str) -> list[str]:
 
 def find_config(argv0: str, exists: Callable[[str], bool] = os.path.exists) -> str | None:
     return next((p for p in search_paths(argv0) if exists(p)), None)
+
+
+def load_ctl_config(path: str, env: Mapping[str, str] | None = None) -> CtlConfig:
+    """Only the ``[supervisorctl]`` section (a control client ignores the rest).
+
+    Raises:
+        ConfigError: unreadable file, bad INI, or no ``[supervisorctl]`` section.
+    """
+    try:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+    except OSError as exc:
+        raise ConfigError(f"could not read config file {path!r}: {exc.strerror}") from None
+    try:
+        sections = parse_ini(text, path)
+    except IniError as exc:
+        raise ConfigError(exc.message, exc.loc) from None
+    names: dict[str, Any] = _env_names(os.environ if env is None else env)
+    ctl = _ctl(sections.get("supervisorctl"), names)
+    if ctl is None:
+        raise ConfigError(".ini file does not include supervisorctl section")
+    return ctl

@@ -1,0 +1,58 @@
+"""``tubeworks ctl`` prints and exits exactly like the real supervisorctl."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from svharness import running_daemon, write_config
+from test_sv_compat import transcript
+
+from tubeworks.supervisor.ctl import format_status, result_line, split_namespec
+
+
+@pytest.mark.timeout(90)
+def test_ctl_matches_supervisorctl_command_for_command(tmp_path: Path) -> None:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    with ThreadPoolExecutor(2) as pool:
+        ours_f = pool.submit(transcript, "tubeworks", tmp_path / "a", "tubeworks")
+        theirs_f = pool.submit(transcript, "tubeworks", tmp_path / "b", "supervisorctl")
+        ours, theirs = ours_f.result(), theirs_f.result()
+    assert ours[0][1] == 3 and "sleeper" in ours[0][2]
+    for mine, real in zip(ours, theirs, strict=True):
+        assert mine == real
+
+
+@pytest.mark.timeout(60)
+def test_status_json_and_connection_errors(tmp_path: Path) -> None:
+    conf = write_config(tmp_path, "[program:a]\ncommand=sleep 1000\nstartsecs=0\n")
+    with running_daemon("tubeworks", conf, client="tubeworks") as d:
+        d.wait_state("a", "RUNNING")
+        rc, out = d.ctl("status", "--json")
+        (info,) = json.loads(out)
+        assert rc == 0
+        assert (info["name"], info["statename"], info["state"]) == ("a", "RUNNING", 20)
+        assert info["description"].startswith(f"pid {info['pid']}, uptime ")
+    ctl = [sys.executable, "-m", "tubeworks", "ctl", "-c", str(conf)]
+    done = subprocess.run([*ctl, "status"], capture_output=True, text=True, timeout=30)
+    assert (done.returncode, done.stdout) == (4, f"unix://{tmp_path}/sv.sock no such file\n")
+    done = subprocess.run([*ctl, "start", "a"], capture_output=True, text=True, timeout=30)
+    assert (done.returncode, done.stdout) == (7, f"unix://{tmp_path}/sv.sock no such file\n")
+
+
+def test_formatting_helpers() -> None:
+    info = {
+        "group": "g",
+        "name": "p",
+        "statename": "RUNNING",
+        "description": "pid 1, uptime 0:00:01",
+    }
+    assert format_status([info]) == ["g:p".ljust(33) + "RUNNING   pid 1, uptime 0:00:01"]
+    assert split_namespec("g:*") == ("g", None) and split_namespec("x") == ("x", "x")
+    result = {"group": "x", "name": "x", "status": 60, "description": "ALREADY_STARTED"}
+    assert result_line(result, "started", {60: "already started"}) == "x: ERROR (already started)"
