@@ -7,8 +7,11 @@ get a few direct tests at the end.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
+import signal
+import socket
 import subprocess
 import sys
 from collections import Counter
@@ -93,6 +96,60 @@ def test_demo_without_php_says_what_to_install(tmp_path: Path) -> None:
         "install: sudo apt-get install php-cli php-pda-pheanstalk"
     )
     assert "[server] started" not in proc.stdout
+
+
+@pytest.mark.timeout(30)
+def test_demo_refuses_a_busy_port() -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        proc = run_demo("--jobs", "3", "--port", str(port))
+    assert proc.returncode == 1
+    assert proc.stderr.strip() == (
+        f"Error: port {port} on 127.0.0.1 is not free (Address already in use); "
+        "pick another with --port or leave it out"
+    )
+
+
+@needs_php
+@pytest.mark.timeout(30)
+def test_demo_stops_its_children_on_sigterm() -> None:
+    """A demo killed politely mid-run takes its queue server (and producer) down with it."""
+    demo = subprocess.Popen(
+        [sys.executable, "-m", "tubeworks", "demo", "--jobs", "100000"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    server_pid = 0
+    try:
+        assert demo.stdout is not None
+        line = demo.stdout.readline()
+        while line and not line.startswith("[server] started"):
+            line = demo.stdout.readline()
+        server_pid = int(re.search(r"\(pid (\d+)\)", line).group(1))  # type: ignore[union-attr]
+        while line and not line.startswith("[php] connected"):
+            line = demo.stdout.readline()
+        assert line  # the producer is running when the signal arrives
+        demo.send_signal(signal.SIGTERM)
+        demo.communicate(timeout=20)
+        assert demo.returncode == 128 + signal.SIGTERM
+        assert not pid_alive(server_pid)
+    finally:  # if the demo failed to clean up, do it here so no process outlives the test
+        if demo.poll() is None:
+            demo.kill()
+            demo.communicate()
+        if server_pid and pid_alive(server_pid):
+            os.kill(server_pid, signal.SIGKILL)
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 @pytest.mark.timeout(30)

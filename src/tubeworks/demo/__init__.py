@@ -7,6 +7,9 @@ stops the server with SIGTERM. Every step is a real process talking over a real 
 
 from __future__ import annotations
 
+import signal
+from types import FrameType
+
 import click
 
 __all__ = ["demo_command"]
@@ -28,7 +31,13 @@ def demo_command(jobs: int, port: int | None, server: str) -> None:
     """Run a PHP producer and a Python consumer through a real queue server."""
     from tubeworks.demo.run import DemoError, run_demo
 
+    # SIGTERM unwinds like Ctrl-C, so the server and producer children are not left behind.
+    signal.signal(signal.SIGTERM, _terminated)
     try:
         run_demo(jobs, port, server, say=lambda line: click.echo(line))
     except DemoError as exc:
         raise click.ClickException(str(exc)) from exc
+
+
+def _terminated(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(128 + signum)

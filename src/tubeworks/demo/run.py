@@ -16,6 +16,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -35,6 +36,7 @@ APT_HINT = "sudo apt-get install php-cli php-pda-pheanstalk"
 LISTEN_TIMEOUT = 10.0  # seconds for the server to accept connections
 RESERVE_TIMEOUT = 5  # seconds the consumer waits for a job it knows was put
 STOP_TIMEOUT = 10.0  # seconds for the server to exit after SIGTERM
+PRODUCER_TIMEOUT = 60.0  # seconds for producer.php, plus a little per job
 
 
 class DemoError(Exception):
@@ -86,6 +88,18 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def check_port_free(port: int) -> None:
+    """Refuse a busy --port up front: the demo would otherwise talk to whatever holds it."""
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError as exc:
+            raise DemoError(
+                f"port {port} on 127.0.0.1 is not free ({exc.strerror}); "
+                "pick another with --port or leave it out"
+            ) from None
+
+
 @contextlib.contextmanager
 def queue_server(spec: ServerSpec, port: int, say: Say) -> Iterator[subprocess.Popen[bytes]]:
     """Run the server for the block; stop it with SIGTERM and insist on a clean exit."""
@@ -125,7 +139,8 @@ def _wait_listening(proc: subprocess.Popen[bytes], port: int, log: IO[bytes]) ->
             raise DemoError(f"queue server exited with status {proc.returncode}{_tail(log)}")
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
+                if proc.poll() is None:
+                    return
         except OSError:
             if time.monotonic() > deadline:
                 raise DemoError(
@@ -145,18 +160,36 @@ def run_producer(
 ) -> dict[str, dict[str, Any]]:
     """Run producer.php, narrating each step; return its events by name."""
     events: dict[str, dict[str, Any]] = {}
-    with resources.as_file(resources.files("tubeworks.demo") / "producer.php") as script:
+    limit = PRODUCER_TIMEOUT + jobs / 500  # generous: PHP puts thousands of jobs a second
+    script_ref = resources.files("tubeworks.demo") / "producer.php"
+    with resources.as_file(script_ref) as script, tempfile.TemporaryFile() as errors:
         argv = [php, str(script), str(port), INTRO_TUBE, BATCH_TUBE, str(jobs), str(corpus)]
-        with subprocess.Popen(
-            argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-        ) as proc:
-            assert proc.stdout is not None and proc.stderr is not None
-            for line in proc.stdout:
-                event = json.loads(line)
-                events[event["event"]] = event
-                say(report.describe_producer_event(event))
-            err = proc.stderr.read().strip()
+        with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=errors, text=True) as proc:
+            # A producer stuck on a server that never answers is killed rather than waited on.
+            expired = threading.Event()
+
+            def expire() -> None:
+                expired.set()
+                proc.kill()
+
+            watchdog = threading.Timer(limit, expire)
+            watchdog.start()
+            try:
+                assert proc.stdout is not None
+                for line in proc.stdout:
+                    event = json.loads(line)
+                    events[event["event"]] = event
+                    say(report.describe_producer_event(event))
+            except BaseException:
+                proc.kill()
+                raise
+            finally:
+                watchdog.cancel()
+        if expired.is_set():
+            raise DemoError(f"php producer did not finish within {limit:g}s; killed it")
         if proc.returncode != 0:
+            errors.seek(0)
+            err = errors.read().decode(errors="replace").strip()
             raise DemoError(f"php producer exited with status {proc.returncode}: {err}")
     kick = events.get("kick", {})
     if kick.get("state") != "ready" or kick.get("body") != INTRO_BODY:
@@ -224,7 +257,10 @@ def run_demo(jobs: int, port: int | None, server: str, say: Say) -> None:
         raise DemoError(f"--jobs must be at least 1, got {jobs}")
     php = check_php()
     spec = server_spec(server)
-    port = port or free_port()
+    if port:
+        check_port_free(port)
+    else:
+        port = free_port()
     package = resources.files("tubeworks.demo")
     lines = wordcount.corpus_lines((package / "corpus.txt").read_text(encoding="utf-8"))
     expected_words = wordcount.expected_counts(lines, jobs, [INTRO_BODY])
