@@ -71,12 +71,12 @@ def rss_bytes() -> int:
 class _Slot:
     """One thread, one queue connection, one job at a time."""
 
-    RESERVING, WORKING, DONE = "reserving", "working", "done"
+    STARTING, RESERVING, WORKING, DONE = "starting", "reserving", "working", "done"
 
     def __init__(self, worker: Worker, number: int) -> None:
         self.worker = worker
         self.number = number
-        self.state = self.RESERVING
+        self.state = self.STARTING
         self.client: QueueClient | None = None
         self.wake = threading.Event()  # handler finished, touch asked for, or abandon
         self.thread = threading.Thread(target=self.run, name=f"tubeworks-slot-{number}")
@@ -98,10 +98,16 @@ class _Slot:
         w = self.worker
         wait = 0.1
         try:
-            while not w.stopping.is_set():
+            while True:
                 try:
                     if self.client is None:
                         self.client = QueueClient(w.app.address, watch=w.tubes, lazy=True)
+                    if not self.client.connected:
+                        self.client.connect()
+                    with w.lock:  # from here on stop() can see us and interrupt the reserve
+                        if w.stopping.is_set():
+                            break
+                        self.state = self.RESERVING
                     job = self.client.reserve(timeout=w.config.reserve_timeout)
                 except (TimedOut, DeadlineSoon):
                     continue
@@ -118,15 +124,12 @@ class _Slot:
                 wait = 0.1
                 with w.lock:
                     starting = not w.stopping.is_set()
-                    if starting:
-                        self.state = self.WORKING
+                    self.state = self.WORKING
                 if not starting:
                     w.release_unstarted(self.client, job)
                     break
                 w.counters.add("reserved")
                 w.process(self, self.client, job)
-                with w.lock:
-                    self.state = self.RESERVING
                 w.after_job()
         finally:
             with w.lock:
