@@ -29,6 +29,7 @@ LAZY_COMMANDS: dict[str, str] = {
     "import": "tubeworks.admin.bulk:import_command",
     "supervisord": "tubeworks.supervisor.command:supervisord_command",
     "ctl": "tubeworks.supervisor.ctl:ctl_command",
+    "worker": "tubeworks.worker.cli:worker_command",
 }
 
 
