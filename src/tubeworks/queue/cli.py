@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import os
+import signal
 import sys
 import time
 from collections.abc import Sequence
@@ -51,6 +52,16 @@ Options:
  -z, --max-job-size BYTES  largest job body accepted (default {P.DEFAULT_MAX_JOB_SIZE})
  -s, --binlog-size BYTES   size of each write-ahead log file (default {DEFAULT_BINLOG_SIZE})
  -c, -n                    accepted for compatibility; they do nothing
+ --tls-cert FILE, --tls-key FILE
+                           serve TLS on the TCP listener (PEM files; SIGHUP reloads them)
+ --tls-client-ca FILE      require client certificates signed by this CA
+ --auth-file FILE          access rules: identities (token or TLS name) and the tubes each
+                           may put to, reserve from or administer (docs/queue-security.md)
+ --max-connections N       refuse connections beyond N (TOO_MANY_CONNECTIONS)
+ --max-tubes N             refuse to create tubes beyond N (TOO_MANY_TUBES)
+ --max-pending-bytes N     drop a client with more than N bytes of replies it does not read
+ --idle-timeout SECONDS    close clients silent this long (a blocked reserve is not silent)
+ --unix-mode MODE          permissions of the unix socket file, e.g. 0660
  --import-beanstalkd-binlog DIR
                            load the jobs of a beanstalkd binlog directory (format 7) at
                            start; with -b they are written to our log, so import once
@@ -85,6 +96,15 @@ class QueueOptions:
     show_version: bool = False
     show_help: bool = False
     import_binlog: str | None = None  # a beanstalkd binlog directory to load jobs from
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    tls_client_ca: str | None = None
+    auth_file: str | None = None
+    max_connections: int | None = None
+    max_tubes: int | None = None
+    max_pending_bytes: int | None = None
+    idle_timeout: int | None = None
+    unix_mode: int | None = None
     warnings: tuple[str, ...] = field(default=())
 
 
@@ -101,8 +121,22 @@ _LONG: Final = {
     "--version": "v",
     "--help": "h",
     "--import-beanstalkd-binlog": "I",
+    "--tls-cert": "tls_cert",
+    "--tls-key": "tls_key",
+    "--tls-client-ca": "tls_client_ca",
+    "--auth-file": "auth_file",
+    "--max-connections": "max_connections",
+    "--max-tubes": "max_tubes",
+    "--max-pending-bytes": "max_pending_bytes",
+    "--idle-timeout": "idle_timeout",
+    "--unix-mode": "unix_mode",
 }
-_TAKES_VALUE: Final = frozenset("bflpuzsI")
+# long-only options that take a path, and those that take a positive whole number
+_LONG_PATHS: Final = frozenset({"tls_cert", "tls_key", "tls_client_ca", "auth_file"})
+_LONG_NUMBERS: Final = frozenset(
+    {"max_connections", "max_tubes", "max_pending_bytes", "idle_timeout"}
+)
+_TAKES_VALUE: Final = frozenset({*"bflpuzsI", *_LONG_PATHS, *_LONG_NUMBERS, "unix_mode"})
 _FLAGS: Final = frozenset("bflpuzsFVvhcn")
 
 
@@ -117,6 +151,21 @@ def _number(flag: str, text: str, *, low: int = 0, high: int = 2**63 - 1) -> int
 
 def _apply(opts: QueueOptions, flag: str, value: str | None) -> QueueOptions:
     warnings = opts.warnings
+    if flag in _LONG_PATHS:
+        return replace(opts, **{flag: value})  # type: ignore[arg-type]
+    if flag in _LONG_NUMBERS:
+        assert value is not None
+        number = _number("-" + flag.replace("_", "-"), value, low=1)
+        return replace(opts, **{flag: number})  # type: ignore[arg-type]
+    if flag == "unix_mode":
+        assert value is not None
+        try:
+            mode = int(value, 8)
+        except ValueError:
+            raise UsageError(
+                f"--unix-mode: expected octal permissions such as 0660, got {value!r}"
+            ) from None
+        return replace(opts, unix_mode=mode)
     if flag == "b":
         return replace(opts, binlog_dir=value)
     if flag == "f":
@@ -229,9 +278,18 @@ def run(opts: QueueOptions) -> int:
 
     async def main() -> int:
         core = QueueCore(max_job_size=opts.max_job_size, started_at=time.time())
-        server = QueueServer(core, listen_address(opts), verbose=opts.verbose, say=say)
+        core.max_tubes = opts.max_tubes
+        try:
+            protections = _protections(opts)
+        except (OSError, ValueError) as exc:
+            print(f"tubeworks queue: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        server = QueueServer(
+            core, listen_address(opts), verbose=opts.verbose, say=say, protections=protections
+        )
         if opts.verbose:
             say(f"pid {os.getpid()}")
+        server.install_signal_handlers()
         try:
             await server.start()
         except OSError as exc:
@@ -248,6 +306,11 @@ def run(opts: QueueOptions) -> int:
         except LoadError as exc:
             print(f"tubeworks queue: {exc}", file=sys.stderr)
             return exc.status
+        if opts.tls_cert and opts.tls_key:
+            cert, key = opts.tls_cert, opts.tls_key
+            asyncio.get_running_loop().add_signal_handler(
+                signal.SIGHUP, lambda: server.reload_tls(cert, key)
+            )
         try:
             await server.start_serving()
             await server.serve_until_stopped()
@@ -257,6 +320,40 @@ def run(opts: QueueOptions) -> int:
         return 0
 
     return _run_loop(main())
+
+
+def _protections(opts: QueueOptions) -> Any:
+    """TLS context, access rules and limits from the options. Raises OSError/ValueError with
+    a message that names the option."""
+    from tubeworks.queue.access import AccessConfigError, load_policy
+    from tubeworks.queue.server import Protections, tls_context
+
+    tls = None
+    if bool(opts.tls_cert) != bool(opts.tls_key):
+        raise ValueError("--tls-cert and --tls-key go together")
+    if opts.tls_client_ca and not opts.tls_cert:
+        raise ValueError("--tls-client-ca needs --tls-cert and --tls-key")
+    if opts.tls_cert and opts.tls_key:
+        import ssl
+
+        try:
+            tls = tls_context(opts.tls_cert, opts.tls_key, opts.tls_client_ca)
+        except (OSError, ssl.SSLError) as exc:
+            raise ValueError(f"cannot load the TLS certificate or key: {exc}") from exc
+    policy = None
+    if opts.auth_file:
+        try:
+            policy = load_policy(opts.auth_file)
+        except AccessConfigError as exc:
+            raise ValueError(str(exc)) from exc
+    return Protections(
+        tls=tls,
+        policy=policy,
+        max_connections=opts.max_connections,
+        max_pending_bytes=opts.max_pending_bytes,
+        idle_timeout=opts.idle_timeout,
+        unix_mode=opts.unix_mode,
+    )
 
 
 class LoadError(Exception):

@@ -49,6 +49,8 @@ from tubeworks.queue.jobs import (
 SAFETY_MARGIN: Final = 1.0
 #: The version we report in ``stats``: the protocol we speak.
 PROTOCOL_VERSION: Final = "1.13"
+#: Ours: ``use``/``watch`` would create a tube beyond ``--max-tubes``.
+TOO_MANY_TUBES: Final = b"TOO_MANY_TUBES\r\n"
 
 Deliver = Callable[[bytes], None]
 
@@ -145,6 +147,13 @@ class QueueCore:
         self.conns: dict[int, Conn] = {}
         self._next_conn_id = 1
         self.draining = False
+        #: Refuse to create more tubes than this (None: no limit; ``--max-tubes``).
+        self.max_tubes: int | None = None
+        #: Commands refused by access control, connections refused by limits. Reported in
+        #: ``stats`` only when access control or limits are on (``report_limits``).
+        self.access_refusals = 0
+        self.limit_refusals = 0
+        self.report_limits = False
         self.cmd_counts = [0] * len(P.Op)
         self.job_timeouts = 0
         self.total_jobs = 0
@@ -228,6 +237,8 @@ class QueueCore:
 
     def use(self, conn: Conn, name: bytes) -> bytes:
         self.cmd_counts[P.Op.USE] += 1
+        if self._tube_limit_reached(name):
+            return TOO_MANY_TUBES
         tube = self._tube(name)
         tube.refs += 1
         tube.using += 1
@@ -341,6 +352,8 @@ class QueueCore:
 
     def watch(self, conn: Conn, name: bytes) -> bytes:
         self.cmd_counts[P.Op.WATCH] += 1
+        if self._tube_limit_reached(name):
+            return TOO_MANY_TUBES
         tube = self._tube(name)
         if tube not in conn.watch:
             conn.watch.append(tube)
@@ -564,6 +577,10 @@ class QueueCore:
             "os": os.uname().version,
             "platform": os.uname().machine,
         }
+        if self.report_limits:
+            # Ours, after beanstalkd's fields, only with access control or limits on.
+            stats["access-refusals"] = self.access_refusals
+            stats["limit-refusals"] = self.limit_refusals
         if binlog:
             # Ours, after beanstalkd's fields and only with -b: the log's health.
             stats["binlog-files"] = binlog["files"]
@@ -651,6 +668,12 @@ class QueueCore:
             tube = self.tubes[name] = Tube(name)
             self.tube_list.append(tube)
         return tube
+
+    def _tube_limit_reached(self, name: bytes) -> bool:
+        if self.max_tubes is None or name in self.tubes or len(self.tubes) < self.max_tubes:
+            return False
+        self.limit_refusals += 1
+        return True
 
     def _unuse(self, tube: Tube) -> None:
         tube.using -= 1

@@ -79,6 +79,8 @@ class Op(enum.IntEnum):
     REPLY = 25
     #: A put whose body did not end in ``\r\n``: the store burns an id, then EXPECTED_CRLF.
     PUT_BAD_BODY = 26
+    #: ``auth <token>``: ours, for access control (UNKNOWN_COMMAND when that is off).
+    AUTH = 27
 
 
 # --- replies ------------------------------------------------------------------------------------
@@ -262,6 +264,7 @@ _ARG_COMMANDS: Final[dict[bytes, Callable[[bytes], Command]]] = {
     b"use": lambda a: _name_command(Op.USE, a),
     b"watch": lambda a: _name_command(Op.WATCH, a),
     b"ignore": lambda a: _name_command(Op.IGNORE, a),
+    b"auth": lambda a: (Op.AUTH, a) if a else _BAD,
 }
 
 # Commands without arguments: the exact word, nothing after it.
@@ -305,6 +308,7 @@ _PREFIX_ORDER: Final = [
     (b"list-tubes", b"list-tubes"),
     (b"quit", b"quit"),
     (b"pause-tube", b"pause-tube"),
+    (b"auth ", b"auth"),  # ours; after all of beanstalkd's, so it changes none of them
 ]
 
 

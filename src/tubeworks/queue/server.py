@@ -17,12 +17,14 @@ import logging
 import os
 import signal
 import socket
+import ssl
 import stat
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
+from tubeworks.queue.access import Guard, Policy
 from tubeworks.queue.core import QueueCore
 from tubeworks.queue.durable import WalJobLog
 from tubeworks.queue.session import Session, Stop
@@ -51,10 +53,47 @@ class ListenAddress:
         return f"unix:{self.unix_path}" if self.unix_path else f"{self.host}:{self.port}"
 
 
+@dataclass(frozen=True)
+class Protections:
+    """TLS, access control and the limits that protect the server from misbehaving clients.
+
+    Everything is off by default, as in beanstalkd.
+    """
+
+    tls: ssl.SSLContext | None = None  # TLS on the TCP listener
+    policy: Policy | None = None  # access rules (``--auth-file``)
+    max_connections: int | None = None  # refuse connections beyond this
+    max_pending_bytes: int | None = None  # drop a client with more unsent replies than this
+    idle_timeout: float | None = None  # close a client silent this long (not while waiting)
+    unix_mode: int | None = None  # permission bits of the unix socket file
+
+    @property
+    def any_limit(self) -> bool:
+        return (
+            self.policy is not None
+            or self.max_connections is not None
+            or self.max_pending_bytes is not None
+            or self.idle_timeout is not None
+        )
+
+
+#: Sent before closing a connection beyond ``--max-connections``.
+TOO_MANY_CONNECTIONS: Final = b"TOO_MANY_CONNECTIONS\r\n"
+
+
 class QueueConnection(asyncio.Protocol):
     """One client socket."""
 
-    __slots__ = ("_scheduled", "closed", "eof", "paused", "server", "session", "transport")
+    __slots__ = (
+        "_scheduled",
+        "closed",
+        "eof",
+        "last_active",
+        "paused",
+        "server",
+        "session",
+        "transport",
+    )
 
     def __init__(self, server: QueueServer) -> None:
         self.server = server
@@ -64,6 +103,7 @@ class QueueConnection(asyncio.Protocol):
         self.eof = False
         self.closed = False
         self._scheduled = False
+        self.last_active = 0.0
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]  # uvloop's is no subclass
@@ -72,19 +112,38 @@ class QueueConnection(asyncio.Protocol):
             with contextlib.suppress(OSError):
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         transport.set_write_buffer_limits(WRITE_HIGH_WATER, WRITE_LOW_WATER)  # type: ignore[attr-defined]
-        self.session = Session(self.server.core, self._woken)
-        self.server.connections.add(self)
+        server = self.server
+        limits = server.protections
+        if (
+            limits.max_connections is not None
+            and len(server.connections) >= limits.max_connections
+        ):
+            server.core.limit_refusals += 1
+            transport.write(TOO_MANY_CONNECTIONS)  # type: ignore[attr-defined]
+            transport.close()
+            return
+        guard = None
+        if limits.policy is not None:
+            names = _tls_names(transport.get_extra_info("peercert"))
+            guard = Guard(limits.policy, limits.policy.by_tls_names(names) if names else None)
+        self.session = Session(server.core, self._woken, guard)
+        self.last_active = server.loop.time()
+        server.connections.add(self)
         if self.server.verbose:
             self.server.say(f"accept {self.session.conn.id}")
 
     def data_received(self, data: bytes) -> None:
-        assert self.session is not None
+        if self.session is None:
+            return  # refused in connection_made
+        self.last_active = self.server.loop.time()
         self.session.parser.feed(data)
         self._run()
 
-    def eof_received(self) -> bool:
+    def eof_received(self) -> bool | None:
         # The client will send nothing more. Answer what it sent, then close; a client
         # blocked in reserve gets TIMED_OUT first, as beanstalkd does.
+        if self.session is None:
+            return None
         self.eof = True
         self._run()
         return True
@@ -134,6 +193,12 @@ class QueueConnection(asyncio.Protocol):
             self.transport.abort()
             return False
         self.transport.write(session.take_output())
+        limit = self.server.protections.max_pending_bytes
+        if limit is not None and self.transport.get_write_buffer_size() > limit:
+            log.warning("dropping a client with more than %d bytes of unread replies", limit)
+            self.server.core.limit_refusals += 1
+            self.transport.abort()
+            return False
         return True
 
     def pause_writing(self) -> None:
@@ -172,8 +237,11 @@ class QueueServer:
         verbose: int = 0,
         say: Callable[[str], None] = print,
         on_ready: Callable[[], None] | None = None,
+        protections: Protections = Protections(),
     ) -> None:
         self.core = core
+        self.protections = protections
+        core.report_limits = protections.any_limit
         self.address = address
         self.verbose = verbose
         self.say = say
@@ -184,6 +252,7 @@ class QueueServer:
         self._timer_at: float | None = None
         self._servers: list[asyncio.base_events.Server] = []
         self._stopping = asyncio.Event()
+        self._signals: list[int] = []
         self.listening_sockets: list[socket.socket] = []
         self.joblog: WalJobLog | None = None
         self._wal_timer: asyncio.TimerHandle | None = None
@@ -246,13 +315,15 @@ class QueueServer:
 
     async def start(self) -> None:
         addr = self.address
+        tls = None
         if addr.unix_path:
-            sock = _unix_listener(addr.unix_path)
+            sock = _unix_listener(addr.unix_path, self.protections.unix_mode)
         else:
             sock = _tcp_listener(addr.host, addr.port)
+            tls = self.protections.tls
         self.listening_sockets.append(sock)
         server = await self.loop.create_server(
-            lambda: QueueConnection(self), sock=sock, backlog=1024, start_serving=False
+            lambda: QueueConnection(self), sock=sock, backlog=1024, start_serving=False, ssl=tls
         )
         self._servers.append(server)
         if self.verbose:
@@ -264,6 +335,32 @@ class QueueServer:
             await server.start_serving()
         if self.joblog is not None:
             self._arm_wal(0.0)
+        if self.protections.idle_timeout is not None:
+            self.loop.call_later(self.protections.idle_timeout / 4, self._close_idle)
+
+    def _close_idle(self) -> None:
+        """Close clients silent for ``idle_timeout`` (a blocked reserve is not idle)."""
+        timeout = self.protections.idle_timeout
+        assert timeout is not None
+        cutoff = self.loop.time() - timeout
+        for conn in list(self.connections):
+            session = conn.session
+            if session is not None and conn.last_active < cutoff and not session.conn.waiting:
+                conn._close()
+        if not self._stopping.is_set():
+            self.loop.call_later(timeout / 4, self._close_idle)
+
+    def reload_tls(self, cert: str, key: str) -> None:
+        """SIGHUP: load a renewed certificate; connections already open keep theirs."""
+        tls = self.protections.tls
+        if tls is None:
+            return
+        try:
+            tls.load_cert_chain(cert, key)
+        except (OSError, ssl.SSLError) as exc:
+            log.error("cannot reload the TLS certificate, keeping the old one: %s", exc)
+        else:
+            log.warning("reloaded the TLS certificate from %s", cert)
 
     def request_stop(self) -> None:
         self._stopping.set()
@@ -272,27 +369,31 @@ class QueueServer:
         self.core.draining = True
         log.warning("entering drain mode: put is refused with DRAINING")
 
-    async def serve_until_stopped(self) -> None:
-        """Serve until SIGTERM/SIGINT (or :meth:`request_stop`), then stop gracefully."""
-        loop = self.loop
-        installed = []
+    def install_signal_handlers(self) -> None:
+        """SIGTERM/SIGINT stop gracefully, SIGUSR1 drains; done before binding, so a stop
+        signal during start-up is graceful too."""
         for sig, handler in (
             (signal.SIGTERM, self.request_stop),
             (signal.SIGINT, self.request_stop),
             (signal.SIGUSR1, self.enter_drain_mode),
         ):
             with contextlib.suppress(NotImplementedError, RuntimeError):
-                loop.add_signal_handler(sig, handler)
-                installed.append(sig)
+                self.loop.add_signal_handler(sig, handler)
+                self._signals.append(sig)
         with contextlib.suppress(ValueError, OSError):
             signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+
+    async def serve_until_stopped(self) -> None:
+        """Serve until SIGTERM/SIGINT (or :meth:`request_stop`), then stop gracefully."""
+        if not self._signals:
+            self.install_signal_handlers()
         if self.on_ready:
             self.on_ready()
         try:
             await self._stopping.wait()
         finally:
-            for sig in installed:
-                loop.remove_signal_handler(sig)
+            for sig in self._signals:
+                self.loop.remove_signal_handler(sig)
             await self.shutdown()
 
     async def shutdown(self) -> None:
@@ -340,7 +441,34 @@ def _tcp_listener(host: str, port: int) -> socket.socket:
     raise last_error or OSError(f"cannot resolve {host!r}")
 
 
-def _unix_listener(path: str) -> socket.socket:
+def _tls_names(peercert: dict[str, object] | None) -> list[str]:
+    """The names a client certificate vouches for: its CN and DNS subject-alt-names."""
+    if not peercert:
+        return []
+    names = []
+    for rdn in peercert.get("subject", ()):  # type: ignore[attr-defined]
+        for key, value in rdn:
+            if key == "commonName":
+                names.append(value)
+    for kind, value in peercert.get("subjectAltName", ()):  # type: ignore[attr-defined]
+        if kind == "DNS":
+            names.append(value)
+    return names
+
+
+def tls_context(cert: str, key: str, client_ca: str | None) -> ssl.SSLContext:
+    """A server context with modern defaults (TLS 1.2+); client certificates required when a
+    client CA is given."""
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    ctx.load_cert_chain(cert, key)
+    if client_ca:
+        ctx.verify_mode = ssl.CERT_REQUIRED
+        ctx.load_verify_locations(client_ca)
+    return ctx
+
+
+def _unix_listener(path: str, mode: int | None = None) -> socket.socket:
     """Bind a unix socket, replacing a stale socket file but never a regular file."""
     try:
         st = os.stat(path)
@@ -353,6 +481,8 @@ def _unix_listener(path: str) -> socket.socket:
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         sock.bind(path)
+        if mode is not None:
+            os.chmod(path, mode)
         sock.listen(1024)
         sock.setblocking(False)
     except OSError:

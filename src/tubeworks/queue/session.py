@@ -12,7 +12,9 @@ import enum
 from collections.abc import Callable
 from typing import Final
 
+from tubeworks.queue import access
 from tubeworks.queue import protocol as P
+from tubeworks.queue.access import Guard
 from tubeworks.queue.core import QueueCore
 
 Op = P.Op
@@ -34,9 +36,21 @@ class Stop(enum.Enum):
 class Session:
     """Runs one connection's commands against the store."""
 
-    __slots__ = ("conn", "core", "in_batch", "on_wake", "out", "out_bytes", "parser", "quit")
+    __slots__ = (
+        "conn",
+        "core",
+        "guard",
+        "in_batch",
+        "on_wake",
+        "out",
+        "out_bytes",
+        "parser",
+        "quit",
+    )
 
-    def __init__(self, core: QueueCore, on_wake: Callable[[], None]) -> None:
+    def __init__(
+        self, core: QueueCore, on_wake: Callable[[], None], guard: Guard | None = None
+    ) -> None:
         self.core = core
         self.parser = P.Parser(core.max_job_size)
         self.conn = core.connect(self._deliver)
@@ -46,6 +60,8 @@ class Session:
         #: Called when a reply arrives outside :meth:`run` (a blocked reserve was answered).
         self.on_wake = on_wake
         self.quit = False
+        #: Access control for this connection (None: off, every command allowed).
+        self.guard = guard
 
     def _deliver(self, data: bytes) -> None:
         self.out.append(data)
@@ -69,6 +85,7 @@ class Session:
         conn = self.conn
         parser = self.parser
         out = self.out
+        guard = self.guard
         self.in_batch = True
         try:
             while True:
@@ -77,7 +94,9 @@ class Session:
                     return Stop.NEED_DATA
                 op = cmd[0]
                 reply: bytes | None
-                if op == Op.PUT:
+                if guard is not None and (reply := guard.check(cmd, conn, core)) is not None:
+                    core.access_refusals += 1
+                elif op == Op.PUT:
                     reply = core.put(conn, cmd[1], cmd[2], cmd[3], cmd[4], now)
                 elif op == Op.RESERVE:
                     reply = core.reserve(conn, None, now)
@@ -153,6 +172,13 @@ class Session:
         if op == Op.QUIT:
             self.quit = True
             return None
+        if op == Op.AUTH:
+            if self.guard is None:
+                return P.UNKNOWN_COMMAND
+            reply = self.guard.auth(cmd[1])
+            if reply is not access.AUTHENTICATED:
+                core.access_refusals += 1
+            return reply
         raise AssertionError(f"unhandled command {cmd!r}")
 
     def close(self, now: float) -> None:
