@@ -29,12 +29,14 @@ import os
 import re
 import signal
 import socket
+import subprocess
+import tempfile
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from servers import RunningServer, running
+from servers import RunningServer, running, wait_listening
 
 SENTINEL = b"list-tube-used\r\n"
 READ_TIMEOUT = 15.0  # seconds a step may wait for replies (longest case waits ~4 s; CI is slow)
@@ -121,13 +123,19 @@ class WaitStat:
 
 
 @dataclass(frozen=True)
+class Restart:
+    """Kill the server (SIGKILL: crash-only, as beanstalkd intends) and start it again with the
+    same flags and port; every client connection is dropped. For binlog (-b) scripts."""
+
+
+@dataclass(frozen=True)
 class Call:
     """Run ``fn(server)`` (e.g. wait for a condition); its result is not compared."""
 
     fn: Callable[[RunningServer], object]
 
 
-Step = Send | Read | Close | ShutdownWrite | Drain | WaitStat | Call
+Step = Send | Read | Close | ShutdownWrite | Drain | WaitStat | Restart | Call
 
 MONITOR = "__monitor__"
 
@@ -255,6 +263,7 @@ def run_script(server: RunningServer, steps: Sequence[Step]) -> Run:
     """Play ``steps`` against ``server`` and record every reply; closes all its connections."""
     conns: dict[str, Conn] = {}
     run = Run(server)
+    first = server
 
     def conn(name: str) -> Conn:
         if name not in conns:
@@ -294,6 +303,11 @@ def run_script(server: RunningServer, steps: Sequence[Step]) -> Run:
                 _poll(conn(MONITOR), "draining", "true")
             elif isinstance(step, WaitStat):
                 _poll(conn(MONITOR), step.key, step.value)
+            elif isinstance(step, Restart):
+                for c in conns.values():
+                    c.sock.close()
+                conns.clear()
+                server = run.server = _restart(server)
             elif isinstance(step, Call):
                 step.fn(server)
             run.transcript.append((_label(step), replies))
@@ -306,10 +320,33 @@ def run_script(server: RunningServer, steps: Sequence[Step]) -> Run:
             extra = c.read_pending()
             if extra:
                 run.transcript.append((f"{name}: unexpected extra replies", extra))
+    except BaseException:
+        if run.server is not first:
+            _stop(run.server)  # the caller only knows the process it started
+        raise
     finally:
         for c in conns.values():
             c.sock.close()
     return run
+
+
+def _restart(server: RunningServer) -> RunningServer:
+    """SIGKILL ``server`` and start the same argv again on the same port."""
+    server.proc.kill()
+    server.proc.wait()
+    for pipe in (server.proc.stdout, server.proc.stderr):
+        if pipe:
+            pipe.close()
+    proc = subprocess.Popen(
+        server.argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    new = RunningServer(server.kind, server.host, server.port, proc, server.argv)
+    try:
+        wait_listening(server.host, server.port, proc)
+    except BaseException:
+        new.stop(signal.SIGKILL)
+        raise
+    return new
 
 
 def _poll(c: Conn, key: str, value: str) -> None:
@@ -476,22 +513,44 @@ def _yaml_detail(o_norm: list[Norm], c_norm: list[Norm]) -> list[str]:
 
 
 def differential(
-    steps: Sequence[Step], *flags: str, drop: Iterable[str] = ()
+    steps: Sequence[Step], *flags: str, drop: Iterable[str] = (), wal: bool = False
 ) -> tuple[Run, Run]:
     """Play ``steps`` against a fresh beanstalkd and a fresh ours, in parallel; assert equal.
 
-    Returns both runs so a test can also pin exact bytes (from the oracle's run).
+    ``wal``: give each server its own empty binlog directory (``-b``). Returns both runs so a
+    test can also pin exact bytes (from the oracle's run).
     """
     with (
-        running(ORACLE, *flags) as oracle_srv,
-        running(CANDIDATE, *flags) as cand_srv,
+        tempfile.TemporaryDirectory(prefix="tw-diff-") as tmp,
+        running(ORACLE, *flags, *_wal(tmp, "oracle", wal)) as oracle_srv,
+        running(CANDIDATE, *flags, *_wal(tmp, "candidate", wal)) as cand_srv,
         ThreadPoolExecutor(2) as pool,
     ):
         f_oracle = pool.submit(run_script, oracle_srv, steps)
         f_cand = pool.submit(run_script, cand_srv, steps)
-        oracle, candidate = f_oracle.result(), f_cand.result()
+        try:
+            oracle, candidate = f_oracle.result(), f_cand.result()
+        finally:
+            for f, first in ((f_oracle, oracle_srv), (f_cand, cand_srv)):
+                if f.exception() is None and f.result().server is not first:
+                    _stop(f.result().server)  # a Restart made a new process
     if any(isinstance(step, WaitStat | Drain) for step in steps):
         drop = {*drop, "cmd-stats"}
     problems = differences(oracle, candidate, drop)
     assert not problems, "replies differ from beanstalkd:\n" + "\n".join(problems)
     return oracle, candidate
+
+
+def _wal(tmp: str, role: str, wal: bool) -> list[str]:
+    if not wal:
+        return []
+    path = os.path.join(tmp, role)
+    os.mkdir(path)
+    return ["-b", path]
+
+
+def _stop(server: RunningServer) -> None:
+    server.stop()
+    for pipe in (server.proc.stdout, server.proc.stderr):
+        if pipe:
+            pipe.close()
