@@ -19,8 +19,8 @@ class Core:
     through ``attach``, with the server's commit-then-tick rhythm."""
 
     def __init__(self, path, **kw) -> None:
-        self.wal, recovery = WriteAheadLog.open(str(path), fsync_interval=None,
-                                                file_size=FILE_SIZE, **kw)  # fmt: skip
+        options = {"fsync_interval": None, "file_size": FILE_SIZE, **kw}
+        self.wal, recovery = WriteAheadLog.open(str(path), **options)
         self.jobs: dict[int, JobRecord] = {j.id: j for j in recovery.jobs}
         self.wal.attach(self.jobs.get)
         self.now = 0.0
@@ -172,3 +172,39 @@ def test_compaction_on_a_full_disk_backs_off_and_resumes(tmp_path):
     core.wal.close()
     _, recovery = WriteAheadLog.open(str(tmp_path))
     assert recovery.jobs == [job(1, body=b"pinned", buries=cycle - 1, kicks=1)]
+
+
+def test_a_file_is_removed_as_soon_as_its_last_job_is_deleted(tmp_path):
+    """As beanstalkd: binlog-oldest-index moves on at the delete, not at some later tick."""
+    wal, _ = WriteAheadLog.open(str(tmp_path), file_size=FILE_SIZE)
+    wal.log_put(job(1))
+    wal.commit()
+    wal.close()
+    wal, _ = WriteAheadLog.open(str(tmp_path), file_size=FILE_SIZE)
+    assert (wal.stats().oldest_index, wal.stats().current_index) == (1, 2)
+    wal.log_delete(1)
+    wal.commit()
+    assert (wal.stats().oldest_index, wal.stats().files) == (2, 1)
+    wal.close()
+
+
+def test_files_emptied_by_compaction_wait_for_the_sync(tmp_path):
+    """Until the rewritten job is synced, its old file holds its only durable copy."""
+    clock = [50.0]
+    core = Core(tmp_path, fsync_interval=0.05, clock=lambda: clock[0])
+    core.put(job(1, body=b"pinned"))
+    for cycle in range(1, 300):  # the timer has not fired: only commits
+        core.change(1, state=JobState.BURIED, buries=cycle)
+        core.wal.commit()
+    clock[0] = 50.01
+    assert core.wal.commit() == 0.0
+    before = core.wal.stats()
+    wait = core.wal.tick(50.01)  # compacted; now waiting for the sync
+    assert wait is not None and 0 < wait <= 0.05
+    after = core.wal.stats()
+    assert after.records_migrated == 1
+    assert after.oldest_index == before.oldest_index == 1
+    clock[0] = 50.01 + wait
+    assert core.wal.tick(50.01 + wait) is None  # synced: the old files go
+    assert core.wal.stats().oldest_index == core.wal.stats().current_index
+    core.wal.close()

@@ -15,15 +15,16 @@ the log recovers by itself when space is back.
 
 Collection. Each file counts the live jobs whose *latest full record* it holds. Files are
 removed only from the oldest end and only when that count is zero (removing a newer file first
-could drop a delete record and bring a job back). Updates never pin a file: on replay an update
-whose full record is gone is ignored.
+could drop a delete record and bring a job back), as soon as a commit or tick sees that. Updates
+never pin a file: on replay an update whose full record is gone is ignored.
 
 Compaction (fixes beanstalkd issue #622). When the bytes in files exceed ``live bytes`` by more
 than ``max(live bytes, file size)``, ``tick`` rewrites the live jobs of the oldest file (their
 current record, asked from the core through ``attach``) into the current file, a few per call,
 which empties the oldest file so it can be removed. A job buried and kicked forever therefore
-pins nothing: disk stays within about twice the live bytes plus two files. A file is removed
-only once the rewritten records are written (and synced, unless fsync is off).
+pins nothing: disk stays within about twice the live bytes plus two files. A file emptied by
+compaction is removed only once the rewritten records are written (and synced, unless fsync is
+off).
 
 Errors. A failed write or sync keeps the buffer and puts the log in a failing state: every
 ``log_*`` raises ``WalWriteError`` and ``commit``/``tick`` retry the write until it works.
@@ -113,6 +114,7 @@ class WriteAheadLog:
         self._lookup: Callable[[int], JobRecord | None] | None = None
         self._remover = BackgroundRemover(ops)
         self._compact_at = 0.0  # no compaction before this time (after a failure)
+        self._moved = False  # rewritten records are not yet written (and synced, per fsync)
 
     # ---- opening ---------------------------------------------------------------------------
 
@@ -289,6 +291,7 @@ class WriteAheadLog:
         now = self._clock()
         if self._sync_due(now):
             self._sync(now)
+        self._collect()
         return self._next_tick(now)
 
     def tick(self, now: float) -> float | None:
@@ -488,6 +491,8 @@ class WriteAheadLog:
         self._buf.clear()
         self._dirty = True
         self._failing = False
+        if self._fsync is None:
+            self._moved = False
 
     def _sync(self, now: float) -> None:
         fd = self._cur.fd
@@ -501,6 +506,8 @@ class WriteAheadLog:
         self._dirty = False
         self._failing = False
         self._last_sync = now
+        if not self._buf:
+            self._moved = False
 
     def _sync_due(self, now: float) -> bool:
         if not self._dirty or self._fsync is None:
@@ -512,13 +519,14 @@ class WriteAheadLog:
 
     # ---- collection and compaction ----------------------------------------------------------
 
-    def _durable(self) -> bool:
-        """True when everything logged is on disk (synced, unless fsync is off)."""
-        return not self._buf and not self._failing and (self._fsync is None or not self._dirty)
-
     def _collect(self) -> None:
-        """Remove files from the oldest end while no live job's full record is in them."""
-        if not self._durable():
+        """Remove files from the oldest end while no live job's full record is in them.
+
+        Not while rewritten records are still unwritten or unsynced: the old file may hold the
+        only durable copy of those jobs. Deleted jobs need no such care: losing the file and the
+        unwritten delete record together still leaves the job deleted.
+        """
+        if self._moved:
             return
         while True:
             oldest = next(iter(self._files.values()))
@@ -540,6 +548,8 @@ class WriteAheadLog:
     def _compactable(self) -> bool:
         if self._lookup is None or self._failing or len(self._files) < 2:
             return False
+        if not next(iter(self._files.values())).ids:
+            return False  # nothing left to move out: it only waits to be collected
         return self._wasteful()
 
     def _compact(self) -> None:
@@ -561,6 +571,7 @@ class WriteAheadLog:
             self._cur.ids.add(job_id)
             self._loc[job_id] = self._cur
             self._migrated += 1
+            self._moved = True
 
     def _next_tick(self, now: float) -> float | None:
         if self._failing:
@@ -570,6 +581,6 @@ class WriteAheadLog:
         if self._dirty and self._fsync is not None:
             return max(0.0, self._last_sync + self._fsync - now)
         oldest = next(iter(self._files.values()))
-        if not self._durable() or (oldest is not self._cur and not oldest.ids):
+        if oldest is not self._cur and not oldest.ids:
             return 0.0
         return None
