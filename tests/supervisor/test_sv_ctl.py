@@ -12,7 +12,7 @@ import pytest
 from svharness import running_daemon, write_config
 from test_sv_compat import transcript
 
-from tubeworks.supervisor.ctl import format_status, result_line, split_namespec
+from tubeworks.supervisor.client import format_status, result_line, split_namespec
 
 
 @pytest.mark.timeout(90)

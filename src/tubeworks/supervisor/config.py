@@ -11,18 +11,42 @@ closest valid key, so ``autorestrat=`` no longer goes unnoticed.
 
 from __future__ import annotations
 
-import difflib
 import glob
 import os
 import platform
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from tubeworks.supervisor import datatypes as dt
 from tubeworks.supervisor.ini import IniError, Loc, Section, Value, parse_ini
+from tubeworks.supervisor.records import (
+    AUTO,
+    Config,
+    CtlConfig,
+    GroupConfig,
+    HttpServerConfig,
+    LogConfig,
+    ProcessConfig,
+    SupervisordConfig,
+)
+from tubeworks.supervisor.schema import EVENT_TYPES, LEVEL_ALIASES, LEVELS, check_keys, closest
 
-AUTO = "AUTO"  # stdout_logfile/stderr_logfile default: a generated file in childlogdir
+__all__ = [
+    "AUTO",
+    "Config",
+    "ConfigError",
+    "CtlConfig",
+    "GroupConfig",
+    "HttpServerConfig",
+    "LogConfig",
+    "ProcessConfig",
+    "SupervisordConfig",
+    "find_config",
+    "load_config",
+    "load_ctl_config",
+    "parse_config",
+    "search_paths",
+]
 
 T = TypeVar("T")
 
@@ -39,230 +63,6 @@ class ConfigError(ValueError):
         self.section = section
         self.key = key
         self.message = message
-
-
-@dataclass(frozen=True)
-class LogConfig:
-    """Where one output stream of a process goes."""
-
-    logfile: str | None  # path, AUTO, or None (NONE/OFF: discard)
-    maxbytes: int
-    backups: int
-    capture_maxbytes: int
-    events_enabled: bool
-    syslog: bool
-
-
-@dataclass(frozen=True)
-class ProcessConfig:
-    """Everything needed to run one process; equal configs mean "unchanged" on reread."""
-
-    name: str
-    group: str
-    command: str
-    process_num: int
-    priority: int
-    autostart: bool
-    autorestart: dt.Autorestart
-    startsecs: int
-    startretries: int
-    exitcodes: tuple[int, ...]
-    stopsignal: int
-    stopwaitsecs: int
-    stopasgroup: bool
-    killasgroup: bool
-    user: str | None
-    redirect_stderr: bool
-    stdout: LogConfig
-    stderr: LogConfig
-    environment: tuple[tuple[str, str], ...]
-    directory: str | None
-    umask: int | None
-    serverurl: str | None  # None = AUTO (supervisord's own url)
-    where: Mapping[str, Loc] = field(default_factory=dict, compare=False, repr=False)
-
-
-@dataclass(frozen=True)
-class GroupConfig:
-    """A process group: a ``[program:x]`` (homogeneous) or a ``[group:x]`` of programs."""
-
-    name: str
-    kind: str  # "program", "group", "eventlistener" or "fcgi-program"
-    priority: int
-    processes: tuple[ProcessConfig, ...]
-    events: tuple[str, ...] = ()  # eventlisteners only
-    buffer_size: int = 10  # eventlisteners only
-    loc: Loc | None = field(default=None, compare=False)
-
-
-@dataclass(frozen=True)
-class SupervisordConfig:
-    """The ``[supervisord]`` section (command-line flags are applied on top by the CLI)."""
-
-    logfile: str
-    logfile_maxbytes: int = 50 * 1024 * 1024
-    logfile_backups: int = 10
-    loglevel: str = "info"
-    pidfile: str = "supervisord.pid"
-    umask: int = 0o022
-    nodaemon: bool = False
-    silent: bool = False
-    minfds: int = 1024
-    minprocs: int = 200
-    nocleanup: bool = False
-    childlogdir: str = "/tmp"
-    user: str | None = None
-    directory: str | None = None
-    strip_ansi: bool = False
-    environment: tuple[tuple[str, str], ...] = ()
-    identifier: str = "supervisor"
-
-
-@dataclass(frozen=True)
-class HttpServerConfig:
-    """``[unix_http_server]`` (``path`` set) or ``[inet_http_server]`` (``host``/``port`` set)."""
-
-    path: str | None = None
-    chmod: int = 0o700
-    chown: str | None = None
-    host: str = ""
-    port: int = 0
-    username: str | None = None
-    password: str | None = None
-
-
-@dataclass(frozen=True)
-class CtlConfig:
-    """The ``[supervisorctl]`` section."""
-
-    serverurl: str = "http://localhost:9001"
-    username: str | None = None
-    password: str | None = None
-    prompt: str = "supervisor"
-    history_file: str | None = None
-
-
-@dataclass(frozen=True)
-class Config:
-    """A whole parsed configuration."""
-
-    path: str
-    supervisord: SupervisordConfig
-    unix_http_server: HttpServerConfig | None
-    inet_http_server: HttpServerConfig | None
-    supervisorctl: CtlConfig | None
-    groups: tuple[GroupConfig, ...]
-    warnings: tuple[str, ...] = ()
-    files: tuple[str, ...] = ()
-
-    def group(self, name: str) -> GroupConfig | None:
-        return next((g for g in self.groups if g.name == name), None)
-
-
-LEVELS = ("critical", "error", "warn", "info", "debug", "trace", "blather")
-LEVEL_ALIASES = {"warning": "warn", "crit": "critical", "erro": "error", "debg": "debug"}
-
-EVENT_TYPES = frozenset(
-    [
-        "EVENT",
-        "PROCESS_STATE",
-        "PROCESS_STATE_STOPPED",
-        "PROCESS_STATE_STARTING",
-        "PROCESS_STATE_RUNNING",
-        "PROCESS_STATE_BACKOFF",
-        "PROCESS_STATE_STOPPING",
-        "PROCESS_STATE_EXITED",
-        "PROCESS_STATE_FATAL",
-        "PROCESS_STATE_UNKNOWN",
-        "REMOTE_COMMUNICATION",
-        "PROCESS_LOG",
-        "PROCESS_LOG_STDOUT",
-        "PROCESS_LOG_STDERR",
-        "PROCESS_COMMUNICATION",
-        "PROCESS_COMMUNICATION_STDOUT",
-        "PROCESS_COMMUNICATION_STDERR",
-        "SUPERVISOR_STATE_CHANGE",
-        "SUPERVISOR_STATE_CHANGE_RUNNING",
-        "SUPERVISOR_STATE_CHANGE_STOPPING",
-        "TICK",
-        "TICK_5",
-        "TICK_60",
-        "TICK_3600",
-        "PROCESS_GROUP",
-        "PROCESS_GROUP_ADDED",
-        "PROCESS_GROUP_REMOVED",
-    ]
-)
-
-_LOG_KEYS = tuple(
-    f"{stream}_{key}"
-    for stream in ("stdout", "stderr")
-    for key in (
-        "logfile",
-        "logfile_maxbytes",
-        "logfile_backups",
-        "capture_maxbytes",
-        "events_enabled",
-        "syslog",
-    )
-)
-PROGRAM_KEYS = frozenset(
-    [
-        "command",
-        "process_name",
-        "numprocs",
-        "numprocs_start",
-        "priority",
-        "autostart",
-        "autorestart",
-        "startsecs",
-        "startretries",
-        "exitcodes",
-        "stopsignal",
-        "stopwaitsecs",
-        "stopasgroup",
-        "killasgroup",
-        "user",
-        "redirect_stderr",
-        "environment",
-        "directory",
-        "umask",
-        "serverurl",
-    ]
-) | frozenset(_LOG_KEYS)
-SECTION_KEYS: dict[str, frozenset[str]] = {
-    "supervisord": frozenset(
-        [
-            "logfile",
-            "logfile_maxbytes",
-            "logfile_backups",
-            "loglevel",
-            "pidfile",
-            "umask",
-            "nodaemon",
-            "silent",
-            "minfds",
-            "minprocs",
-            "nocleanup",
-            "childlogdir",
-            "user",
-            "directory",
-            "strip_ansi",
-            "environment",
-            "identifier",
-        ]
-    ),
-    "unix_http_server": frozenset({"file", "chmod", "chown", "username", "password"}),
-    "inet_http_server": frozenset({"port", "username", "password"}),
-    "supervisorctl": frozenset({"serverurl", "username", "password", "prompt", "history_file"}),
-    "include": frozenset({"files"}),
-    "program": PROGRAM_KEYS,
-    "group": frozenset({"programs", "priority"}),
-    "eventlistener": PROGRAM_KEYS | {"events", "buffer_size", "result_handler"},
-    "fcgi-program": PROGRAM_KEYS | {"socket", "socket_backlog", "socket_owner", "socket_mode"},
-}
-PREFIX_SECTIONS = frozenset({"program", "group", "eventlistener", "fcgi-program"})
-OPEN_SECTIONS = frozenset({"rpcinterface", "ctlplugin"})  # any keys (factory arguments)
 
 
 class _Reader:
@@ -318,30 +118,6 @@ def expand(text: str, names: Mapping[str, Any], loc: Loc, section: str, key: str
         ) from None
     except (ValueError, TypeError) as exc:
         raise ConfigError(f"{text!r} is badly formatted: {exc}", loc, section, key) from None
-
-
-def _closest(word: str, choices: frozenset[str]) -> str:
-    match = difflib.get_close_matches(word, sorted(choices), n=1, cutoff=0.6)
-    return f" (did you mean {match[0]!r}?)" if match else ""
-
-
-def _check_keys(sections: Mapping[str, Section]) -> list[str]:
-    """Warnings for unknown sections and keys, each with file:line and a suggestion."""
-    warnings: list[str] = []
-    kinds = set(SECTION_KEYS) - PREFIX_SECTIONS
-    for name, section in sections.items():
-        kind, colon, _ = name.partition(":")
-        if kind in OPEN_SECTIONS and colon:
-            continue
-        if kind not in SECTION_KEYS or (kind in PREFIX_SECTIONS) != bool(colon):
-            known = frozenset(kinds | {f"{k}:" for k in PREFIX_SECTIONS})
-            warnings.append(f"{section.loc}: unknown section [{name}]{_closest(name, known)}")
-            continue
-        for key, value in section.values.items():
-            if key not in SECTION_KEYS[kind]:
-                hint = _closest(key, SECTION_KEYS[kind])
-                warnings.append(f"{value.loc}: [{name}] unknown key {key!r}{hint}")
-    return warnings
 
 
 def _here(section: Section) -> str:
@@ -585,7 +361,7 @@ def _groups(
                 for event in events:
                     if event not in EVENT_TYPES:
                         raise r.fail(
-                            "events", f"unknown event type {event!r}{_closest(event, EVENT_TYPES)}"
+                            "events", f"unknown event type {event!r}{closest(event, EVENT_TYPES)}"
                         )
                 buffer_size = r.get("buffer_size", lambda s: dt.integer(s, 1), "10")
             groups.append(
@@ -657,7 +433,7 @@ def parse_config(
                     parse_ini(inc_text, inc_path, sections)
                 except IniError as exc:
                     raise ConfigError(exc.message, exc.loc) from None
-    warnings.extend(_check_keys(sections))
+    warnings.extend(check_keys(sections))
     names: dict[str, Any] = {**_env_names(env), "host_node_name": node}
     supervisord = _supervisord(sections.get("supervisord"), names, cwd, tmpdir)
     names.update(_env_names(dict(supervisord.environment)))

@@ -12,11 +12,8 @@ replacement characters instead of failing the whole call with HTTP 500.
 from __future__ import annotations
 
 import asyncio
-import datetime
 import inspect
 import os
-import re
-import time
 import xmlrpc.client
 from collections.abc import Awaitable, Callable
 from importlib.metadata import PackageNotFoundError, version
@@ -25,6 +22,8 @@ from typing import Any
 from tubeworks.supervisor.config import AUTO, ConfigError
 from tubeworks.supervisor.daemon import Group, Process, Supervisor
 from tubeworks.supervisor.datatypes import signal_number
+from tubeworks.supervisor.faults import FAULTS, RPCError, fault_name
+from tubeworks.supervisor.reports import process_info, read_file, tail_file, to_text
 from tubeworks.supervisor.spawn import SpawnError, resolve_command
 from tubeworks.supervisor.states import (
     RUNNING_STATES,
@@ -36,130 +35,12 @@ from tubeworks.supervisor.states import (
 
 API_VERSION = "3.0"
 
-FAULTS = {
-    "UNKNOWN_METHOD": 1,
-    "INCORRECT_PARAMETERS": 2,
-    "BAD_ARGUMENTS": 3,
-    "SIGNATURE_UNSUPPORTED": 4,
-    "SHUTDOWN_STATE": 6,
-    "BAD_NAME": 10,
-    "BAD_SIGNAL": 11,
-    "NO_FILE": 20,
-    "NOT_EXECUTABLE": 21,
-    "FAILED": 30,
-    "ABNORMAL_TERMINATION": 40,
-    "SPAWN_ERROR": 50,
-    "ALREADY_STARTED": 60,
-    "NOT_RUNNING": 70,
-    "SUCCESS": 80,
-    "ALREADY_ADDED": 90,
-    "STILL_RUNNING": 91,
-    "CANT_REREAD": 92,
-}
-
-# characters XML 1.0 cannot carry even escaped (control characters other than tab/CR/LF)
-_XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
-
-
-class RPCError(Exception):
-    """A fault to return: ``faultString`` is ``NAME`` or ``NAME: text``."""
-
-    def __init__(self, name: str, text: object = None) -> None:
-        self.code = FAULTS[name]
-        self.text = name if text is None else f"{name}: {text}"
-        super().__init__(self.text)
-
 
 def _supervisor_version() -> str:
     try:
         return version("tubeworks")
     except PackageNotFoundError:
         return "0"
-
-
-def to_text(data: bytes) -> str:
-    """Log bytes → XML-safe text (invalid UTF-8 and control characters become U+FFFD)."""
-    return _XML_INVALID.sub("\ufffd", data.decode("utf-8", "replace"))
-
-
-def read_file(path: str, offset: int, length: int) -> bytes:
-    """supervisord's offset/length rules for readLog and readProcess*Log."""
-    if offset < 0 and length:
-        raise RPCError("BAD_ARGUMENTS")
-    if length < 0:
-        raise RPCError("BAD_ARGUMENTS")
-    try:
-        with open(path, "rb") as f:
-            if offset < 0:
-                size = f.seek(0, 2)
-                f.seek(max(0, size + offset))
-                return f.read(-offset)
-            f.seek(offset)
-            return f.read() if length == 0 else f.read(length)
-    except OSError:
-        raise RPCError("FAILED") from None
-
-
-def tail_file(path: str, offset: int, length: int) -> list[Any]:
-    """``[text, new offset, overflow]``: at most ``length`` bytes ending at the file's end."""
-    try:
-        with open(path, "rb") as f:
-            size = f.seek(0, 2)
-            overflow = False
-            if size > offset + length:
-                overflow = True
-                offset = size - 1
-            if offset + length > size:
-                if offset > size - 1:
-                    length = 0
-                offset = size - length
-            offset, length = max(offset, 0), max(length, 0)
-            data = b""
-            if length:
-                f.seek(offset)
-                data = f.read(length)
-            return [to_text(data), size, overflow]
-    except OSError:
-        return ["", offset, False]
-
-
-def _capped(t: float) -> int:
-    return min(int(t), 2**31 - 1)
-
-
-def describe(info: dict[str, Any]) -> str:
-    state = info["state"]
-    if state == ProcessState.RUNNING:
-        uptime = max(0, info["now"] - info["start"])
-        return f"pid {info['pid']}, uptime {datetime.timedelta(seconds=uptime)}"
-    if state in (ProcessState.FATAL, ProcessState.BACKOFF):
-        return info["spawnerr"] or f'unknown error (try "tail {info["name"]}")'
-    if state in (ProcessState.STOPPED, ProcessState.EXITED):
-        if info["start"]:
-            return time.strftime("%b %d %I:%M %p", time.localtime(info["stop"]))
-        return "Not started"
-    return ""
-
-
-def process_info(process: Process) -> dict[str, Any]:
-    proc = process.proc
-    info: dict[str, Any] = {
-        "name": process.name,
-        "group": process.group,
-        "start": _capped(proc.laststart),
-        "stop": _capped(proc.laststop),
-        "now": _capped(time.time()),
-        "state": int(proc.state),
-        "statename": proc.state.name,
-        "spawnerr": proc.spawnerr,
-        "exitstatus": proc.exitstatus or 0,
-        "logfile": process.log_paths["stdout"],
-        "stdout_logfile": process.log_paths["stdout"],
-        "stderr_logfile": process.log_paths["stderr"],
-        "pid": proc.pid,
-    }
-    info["description"] = describe(info)
-    return info
 
 
 def _result(process: Process, code: str = "SUCCESS", text: str = "OK") -> dict[str, Any]:
@@ -385,7 +266,7 @@ class RPCInterface:
             try:
                 now(p.namespec, p)
             except RPCError as exc:
-                results.append(_result(p, _fault_name(exc.code), exc.text))
+                results.append(_result(p, fault_name(exc.code), exc.text))
                 continue
             if later is None:
                 results.append(_result(p))
@@ -394,7 +275,7 @@ class RPCInterface:
         outcomes = await asyncio.gather(*(aw for _, aw in pending), return_exceptions=True)
         for (p, _), outcome in zip(pending, outcomes, strict=True):
             if isinstance(outcome, RPCError):
-                results.append(_result(p, _fault_name(outcome.code), outcome.text))
+                results.append(_result(p, fault_name(outcome.code), outcome.text))
             elif isinstance(outcome, BaseException):
                 raise outcome
             else:
@@ -612,10 +493,6 @@ class RPCInterface:
                     }
                 )
         return results
-
-
-def _fault_name(code: int) -> str:
-    return next(name for name, value in FAULTS.items() if value == code)
 
 
 _B, _S, _I, _A, _T = "boolean", "string", "int", "array", "struct"
