@@ -225,6 +225,22 @@ CASES: dict[str, list[Step]] = {
     "same-priority-by-id": a(*[b"put 7 0 10 1\r\n%d\r\n" % i for i in range(5)],
                              b"release 1 7 0\r\n", b"reserve\r\n", b"release 1 7 0\r\n",
                              b"reserve\r\n", b"reserve\r\n", b"stats-job 1\r\n"),
+    "paused-tube-skipped": a(b"use a\r\n", b"put 0 0 10 1\r\nA\r\n", b"use b\r\n",
+                             b"put 9 0 10 1\r\nB\r\n", b"watch a\r\n", b"watch b\r\n",
+                             b"pause-tube a 100\r\n", b"reserve\r\n",
+                             b"reserve-with-timeout 0\r\n", b"reserve-job 1\r\n",
+                             b"stats-tube a\r\n"),
+    "paused-tube-kick-and-peek": a(b"put 0 100 10 1\r\nd\r\n", b"pause-tube default 100\r\n",
+                                   b"kick 5\r\n", b"peek-ready\r\n", b"kick-job 1\r\n",
+                                   b"reserve-with-timeout 0\r\n", b"delete 1\r\n",
+                                   b"stats-tube default\r\n"),
+    "all-byte-values": a(b"put 0 0 10 256\r\n" + bytes(range(256)) + b"\r\n", b"peek 1\r\n",
+                         b"reserve\r\n"),
+    "many-tubes": a(*(b"watch tube-%03d\r\n" % i for i in range(120)), b"list-tubes\r\n",
+                    b"list-tubes-watched\r\n", b"stats\r\n"),
+    "pipelined-500-puts": a(b"use bulk\r\n" + b"put 1 0 10 3\r\nabc\r\n" * 500,
+                            b"watch bulk\r\n" + b"reserve-with-timeout 0\r\n" * 20,
+                            b"stats-tube bulk\r\n", b"stats\r\n"),
     # --- tube lifecycle
     "tube-vanishes": a(b"use x\r\n", b"use default\r\n", b"stats-tube x\r\n",
                        b"pause-tube x 1\r\n", b"list-tubes\r\n"),
@@ -396,6 +412,31 @@ def test_reserve_watch_sets_of_two_connections() -> None:
     ]
     oracle, _ = differential(steps)
     assert oracle.transcript[6][1] == [b"RESERVED 1 1\r\nX\r\n"]
+
+
+def test_delete_buried_and_delayed_of_other_connection() -> None:
+    """§3 delete: any ready, delayed or buried job may be deleted from any connection."""
+    steps: list[Step] = [
+        Send("a", BODY + b"put 0 100 10 1\r\nd\r\nreserve\r\nbury 1 0\r\n" + BODY),
+        Send("b", b"delete 1\r\ndelete 2\r\ndelete 3\r\ndelete 3\r\nstats\r\n"),
+    ]
+    oracle, _ = differential(steps)
+    assert oracle.transcript[1][1][:4] == [b"DELETED\r\n"] * 3 + [b"NOT_FOUND\r\n"]
+
+
+def test_waiting_counts_per_tube() -> None:
+    """stats-tube current-waiting/watching while two connections wait on one tube."""
+    steps: list[Step] = [
+        Send("a", b"watch x\r\nreserve\r\n", read=False), waiting(1),
+        Send("b", b"watch x\r\nignore default\r\nreserve\r\n", read=False), waiting(2),
+        Send("c", b"stats-tube x\r\nstats-tube default\r\nuse x\r\nput 0 0 10 1\r\n1\r\n"
+                  b"put 0 0 10 1\r\n2\r\nstats-tube x\r\n"),
+        Read("a"), Read("b"),
+    ]
+    oracle, _ = differential(steps)
+    assert oracle.transcript[5][1] == [b"WATCHING 2\r\n", b"RESERVED 1 1\r\n1\r\n"]
+    assert oracle.transcript[6][1] == [b"WATCHING 2\r\n", b"WATCHING 1\r\n",
+                                       b"RESERVED 2 1\r\n2\r\n"]
 
 
 def test_producer_and_worker_counts() -> None:
