@@ -85,3 +85,29 @@ def test_forked_child_opens_its_own_connection_and_leaves_the_parents_alone(
     assert resources["db"].execute("SELECT CONNECTION_ID()").rows == [(parent_id,)]
     assert resources["db"].statistics().disconnects_seen == 0
     resources.close()
+
+
+def test_one_instance_per_thread_or_scope_unless_shared() -> None:
+    import threading
+
+    from tubeworks.resources import resource_scope
+
+    resources = Resources()
+    resources.add("conn", object)
+    resources.add("pool", object, shared=True)
+    mine, pool = resources["conn"], resources["pool"]
+    seen: dict[str, object] = {}
+
+    def other_thread() -> None:
+        seen["conn"], seen["pool"] = resources["conn"], resources["pool"]
+        with resource_scope("slot-1"):
+            seen["slot"] = resources["conn"]
+
+    t = threading.Thread(target=other_thread)
+    t.start()
+    t.join()
+    assert seen["conn"] is not mine and seen["pool"] is pool
+    with resource_scope("slot-1"):  # the same scope from another thread: the same instance
+        assert resources["conn"] is seen["slot"]
+    assert resources["conn"] is mine
+    assert sorted(resources.opened()) == ["conn", "conn", "conn", "pool"]

@@ -281,3 +281,70 @@ def test_unknown_tubes_are_refused() -> None:
     app.handler("a")(print)
     with pytest.raises(ValueError, match=r"^no handler for tubes \['b'\]; handlers: a$"):
         Worker(app, WorkerConfig(tubes=("b",)))
+
+
+def test_recycles_above_max_memory(server: RunningServer, client: Client) -> None:
+    app = App(f"127.0.0.1:{server.port}")
+    app.handler("m")(lambda payload: None)
+    ids = [app.put("m", n) for n in range(2)]
+    w = start(app, max_memory=1)  # any process is above one byte after its first job
+    w.thread.join(20)
+    assert w.status == 0 and "(max_memory)" in w.worker.stop_reason
+    assert [job_state(client, i) for i in ids] == ["deleted", "ready"]
+
+
+def test_resources_are_opened_by_handlers_and_closed_at_shutdown(
+    server: RunningServer, client: Client
+) -> None:
+    app = App(f"127.0.0.1:{server.port}")
+    events: list[str] = []
+
+    class Conn:
+        def __init__(self) -> None:
+            events.append("open")
+
+        def close(self) -> None:
+            events.append("close")
+
+    app.resources.add("conn", Conn)
+
+    @app.handler("res")
+    def use(payload: Any) -> None:
+        app.resources["conn"]
+        events.append(f"job {payload}")
+
+    ids = [app.put("res", n) for n in range(2)]
+    w = start(app)
+    try:
+        wait_until(lambda: all(job_state(client, i) == "deleted" for i in ids))
+        assert events == ["open", "job 0", "job 1"]
+    finally:
+        assert w.stop() == 0
+    assert events[-1] == "close"
+
+
+def test_each_slot_gets_its_own_resources(server: RunningServer, client: Client) -> None:
+    app = App(f"127.0.0.1:{server.port}")
+    closed: list[object] = []
+
+    class Conn:
+        def close(self) -> None:
+            closed.append(self)
+
+    app.resources.add("conn", Conn)
+    both = threading.Barrier(2, timeout=10)
+    used: list[object] = []
+
+    @app.handler("pair")
+    def use(payload: Any) -> None:
+        used.append(app.resources["conn"])
+        both.wait()  # two jobs in flight at once, one per slot
+
+    ids = [app.put("pair", n) for n in range(2)]
+    w = start(app, concurrency=2)
+    try:
+        wait_until(lambda: all(job_state(client, i) == "deleted" for i in ids))
+    finally:
+        assert w.stop() == 0
+    assert len(used) == 2 and used[0] is not used[1]
+    assert sorted(map(id, closed)) == sorted(map(id, used))

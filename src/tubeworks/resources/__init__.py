@@ -20,7 +20,7 @@ from tubeworks.resources._errors import (
     OutcomeUnknown,
     ResourceError,
 )
-from tubeworks.resources._lazy import Resources
+from tubeworks.resources._lazy import Resources, resource_scope
 from tubeworks.resources._statements import StatementKind, statement_kind
 from tubeworks.resources.db import Database, DatabaseStatistics, Result
 from tubeworks.resources.smtp import Mailer, MailerStatistics, Sent
@@ -46,5 +46,6 @@ __all__ = [
     "StatementKind",
     "classify_mysql",
     "classify_postgres",
+    "resource_scope",
     "statement_kind",
 ]

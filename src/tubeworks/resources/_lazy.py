@@ -3,17 +3,46 @@
 A registry of named factories. Nothing is opened until a job asks for it, each process opens
 its own (a forked child never uses, or closes, its parent's connections), and ``close``
 closes what was opened, newest first, even if some closes fail.
+
+Connections are not thread-safe, so by default each *scope* gets its own instance: a worker
+slot (the runner sets the scope with :func:`resource_scope`, and handler threads inherit it
+through :mod:`contextvars`), or else the calling thread. ``shared=True`` gives one instance
+per process, for thread-safe objects.
 """
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import os
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from types import TracebackType
 from typing import Any
 
-__all__ = ["Resources"]
+__all__ = ["Resources", "resource_scope"]
+
+_SCOPE: contextvars.ContextVar[object | None] = contextvars.ContextVar(
+    "tubeworks_resource_scope", default=None
+)
+
+
+@contextmanager
+def resource_scope(key: object) -> Iterator[None]:
+    """Within this block (and threads started from a copy of its context), per-scope
+    resources are keyed by ``key`` instead of by thread."""
+    token = _SCOPE.set(key)
+    try:
+        yield
+    finally:
+        _SCOPE.reset(token)
+
+
+def _scope() -> object:
+    key = _SCOPE.get()
+    return ("thread", threading.get_ident()) if key is None else key
+
 
 log = logging.getLogger("tubeworks.resources")
 
@@ -43,8 +72,9 @@ class Resources:
     """
 
     def __init__(self) -> None:
-        self._factories: dict[str, tuple[Callable[[], Any], Callable[[Any], None]]] = {}
-        self._open: dict[str, Any] = {}  # in opening order
+        self._factories: dict[str, tuple[Callable[[], Any], Callable[[Any], None], bool]] = {}
+        self._open: dict[tuple[str, object], Any] = {}  # (name, scope) -> resource, by age
+        self._lock = threading.Lock()
         self._pid = os.getpid()
 
     def add(
@@ -53,15 +83,23 @@ class Resources:
         factory: Callable[[], Any],
         *,
         close: Callable[[Any], None] = _default_close,
+        shared: bool = False,
     ) -> None:
-        """Register ``factory``; it runs on the first ``resources[name]`` in each process.
+        """Register ``factory``; it runs on the first ``resources[name]`` in each scope.
+
+        Args:
+            name: the key handlers use.
+            factory: makes the resource.
+            close: closes it (default: its ``close()`` method, if any).
+            shared: one instance per process instead of one per worker slot or thread; only
+                for thread-safe resources.
 
         Raises:
             ValueError: ``name`` is already registered.
         """
         if name in self._factories:
             raise ValueError(f"resource {name!r} is already registered")
-        self._factories[name] = (factory, close)
+        self._factories[name] = (factory, close, shared)
 
     def __contains__(self, name: object) -> bool:
         return name in self._factories
@@ -73,21 +111,27 @@ class Resources:
             KeyError: no resource of that name was registered.
         """
         self._forget_if_forked()
-        if name in self._open:
-            return self._open[name]
         try:
-            factory, _ = self._factories[name]
+            factory, _, shared = self._factories[name]
         except KeyError:
             known = ", ".join(sorted(self._factories)) or "none"
             raise KeyError(f"no resource named {name!r}; registered: {known}") from None
-        resource = factory()
-        self._open[name] = resource
-        return resource
+        key = (name, "process" if shared else _scope())
+        with self._lock:
+            if key in self._open:
+                return self._open[key]
+        resource = factory()  # outside the lock: opening a connection may take a while
+        with self._lock:
+            existing = self._open.setdefault(key, resource)
+        if existing is not resource:  # another thread of the same scope won the race
+            self._factories[name][1](resource)
+        return existing
 
     def opened(self) -> list[str]:
-        """Names of the resources this process has opened, oldest first."""
+        """Names of the resources this process has opened, oldest first (one per instance)."""
         self._forget_if_forked()
-        return list(self._open)
+        with self._lock:
+            return [name for name, _ in self._open]
 
     def close(self) -> list[BaseException]:
         """Close everything this process opened, newest first.
@@ -99,9 +143,11 @@ class Resources:
         """
         self._forget_if_forked()
         errors: list[BaseException] = []
-        for name in reversed(list(self._open)):
-            resource = self._open.pop(name)
-            _, close = self._factories[name]
+        with self._lock:
+            opened = list(self._open.items())
+            self._open.clear()
+        for (name, _), resource in reversed(opened):
+            close = self._factories[name][1]
             try:
                 close(resource)
             except Exception as exc:

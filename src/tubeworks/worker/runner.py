@@ -15,6 +15,7 @@ so an abandoned handler cannot keep the process alive.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import os
 import random
@@ -35,6 +36,7 @@ from tubeworks.client import (
     TimedOut,
     TransportError,
 )
+from tubeworks.resources import resource_scope
 from tubeworks.worker.app import App, Handler
 from tubeworks.worker.control import Bury, JobContext, Retry
 from tubeworks.worker.policy import Action, Ended, Verdict, decide, touch_interval
@@ -79,7 +81,7 @@ class _Slot:
         self.state = self.STARTING
         self.client: QueueClient | None = None
         self.wake = threading.Event()  # handler finished, touch asked for, or abandon
-        self.thread = threading.Thread(target=self.run, name=f"tubeworks-slot-{number}")
+        self.thread = threading.Thread(target=self.run_scoped, name=f"tubeworks-slot-{number}")
 
     def interrupt(self) -> None:
         """Wake a slot blocked in reserve by shutting its connection down (no reconnect)."""
@@ -93,6 +95,10 @@ class _Slot:
                 sock.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
+
+    def run_scoped(self) -> None:
+        with resource_scope(("slot", self.number)):  # one set of connections per slot
+            self.run()
 
     def run(self) -> None:
         w = self.worker
@@ -335,7 +341,10 @@ class Worker:
             finally:
                 slot.wake.set()
 
-        thread = threading.Thread(target=call, name=f"tubeworks-job-{job.id}", daemon=True)
+        context = contextvars.copy_context()  # the handler sees the slot's resource scope
+        thread = threading.Thread(
+            target=context.run, args=(call,), name=f"tubeworks-job-{job.id}", daemon=True
+        )
         thread.start()
         interval = touch_interval(ttr)
         next_touch = self.clock() + interval
