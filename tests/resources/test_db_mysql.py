@@ -231,3 +231,45 @@ def test_unreachable_server_is_connection_lost(mysql_connect: Callable[..., Any]
     db = Database(lambda: mysql_connect(host="127.0.0.1", port=free_port(), connect_timeout=2))
     with pytest.raises(ConnectionLost, match=r"^could not connect to the database: \(2003, "):
         db.execute("SELECT 1")
+
+
+def test_ping_after_idleness_and_a_failed_ping_reconnects_before_sending(
+    mysql_connect: Callable[..., Any], mysql_admin: Any, mysql_table: str
+) -> None:
+    from dataclasses import replace
+
+    from tubeworks.resources import MYSQL
+
+    now = [0.0]
+    pings: list[str] = []
+    fail_next = [False]
+
+    def ping(conn: Any) -> None:
+        pings.append("ping")
+        if fail_next[0]:
+            fail_next[0] = False
+            raise pymysql.err.OperationalError(2006, "pretend the server went away")
+        conn.ping()
+
+    db = Database(
+        lambda: mysql_connect(autocommit=True),
+        driver=replace(MYSQL, ping=ping),
+        ping_after=10,
+        clock=lambda: now[0],
+    )
+    try:
+        db.execute("SELECT 1")
+        now[0] += 5
+        db.execute("SELECT 1")
+        assert pings == []  # not idle long enough
+        now[0] += 10
+        db.execute("SELECT 1")
+        assert pings == ["ping"]
+        first = thread_id(db)
+        now[0] += 10
+        fail_next[0] = True
+        db.executemany(f"INSERT INTO {mysql_table} (k) VALUES (%s)", [("a",), ("b",)])
+        assert thread_id(db) != first  # the failed ping replaced the connection first
+    finally:
+        db.close()
+    assert mysql_rows(mysql_admin, mysql_table) == [("a", 0), ("b", 0)]
