@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 import signal
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -31,6 +32,8 @@ from tubeworks.supervisor.states import (
     SupervisorState,
 )
 
+# CSI sequences (colours, cursor moves) and two-byte escapes, removed when strip_ansi=true
+ANSI_ESCAPE = re.compile(rb"\x1b\[[0-?]*[ -/]*[@-~]|\x1b[@-Z\\-_]")
 READ_CHUNK = 128 * 1024  # bytes per read from a child pipe (supervisord reads the same)
 CHANNELS = ("stdout", "stderr")
 
@@ -250,6 +253,8 @@ class Supervisor:
         self._record(process, channel, data)
 
     def _record(self, process: Process, channel: str, data: bytes) -> None:
+        if self.config.supervisord.strip_ansi:
+            data = ANSI_ESCAPE.sub(b"", data)
         log = process.logs.get(channel)
         if log is not None:
             try:

@@ -12,9 +12,11 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import errno
 import hashlib
 import html
 import os
+import socket
 import urllib.parse
 from collections.abc import Callable
 
@@ -51,6 +53,8 @@ class HttpServer:
         if self.config.path:
             path = self.config.path
             if os.path.exists(path):
+                if _someone_listening(path):
+                    raise OSError(errno.EADDRINUSE, "another program is listening", path)
                 self.sv.log.info(f"Unlinking stale socket {path}")
                 with contextlib.suppress(OSError):
                     os.unlink(path)
@@ -279,3 +283,13 @@ def _chown(path: str, spec: str) -> None:
     if group:
         gid = int(group) if group.isdigit() else grp.getgrnam(group).gr_gid
     os.chown(path, uid, gid)
+
+
+def _someone_listening(path: str) -> bool:
+    """A live server on the socket file (then it is not stale and must not be unlinked)."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        try:
+            probe.connect(path)
+        except OSError:
+            return False
+    return True
