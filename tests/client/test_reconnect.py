@@ -25,7 +25,7 @@ from tubeworks.client import (
     ReplyTimeout,
 )
 
-pytestmark = pytest.mark.timeout(30)
+pytestmark = pytest.mark.timeout(45)  # generous: server start/stop is slow on a loaded CI box
 
 
 @pytest.fixture
