@@ -109,9 +109,6 @@ def test_daemon_mode_detaches_and_writes_pidfile(tmp_path: Path) -> None:
     daemon = psutil.Process(pid)
     try:
         assert daemon.ppid() != os.getpid()  # detached from us
-        out = subprocess.run(
-            [*_ctl(conf), "status", "a"], capture_output=True, text=True, timeout=30
-        )
         wait_for(
             lambda: (
                 "RUNNING"
@@ -120,7 +117,6 @@ def test_daemon_mode_detaches_and_writes_pidfile(tmp_path: Path) -> None:
                 ).stdout
             )
         )
-        assert out.returncode in (0, 3)
         child = daemon.children()[0]
         daemon.terminate()
         daemon.wait(15)
