@@ -62,6 +62,8 @@ Options:
  --max-pending-bytes N     drop a client with more than N bytes of replies it does not read
  --idle-timeout SECONDS    close clients silent this long (a blocked reserve is not silent)
  --unix-mode MODE          permissions of the unix socket file, e.g. 0660
+ --metrics-port PORT       serve Prometheus metrics at http://ADDR:PORT/metrics
+ --metrics-listen ADDR     address for the metrics endpoint (default 127.0.0.1)
  --import-beanstalkd-binlog DIR
                            load the jobs of a beanstalkd binlog directory (format 7) at
                            start; with -b they are written to our log, so import once
@@ -105,6 +107,8 @@ class QueueOptions:
     max_pending_bytes: int | None = None
     idle_timeout: int | None = None
     unix_mode: int | None = None
+    metrics_port: int | None = None  # serve Prometheus /metrics on this port
+    metrics_listen: str = "127.0.0.1"
     warnings: tuple[str, ...] = field(default=())
 
 
@@ -130,11 +134,15 @@ _LONG: Final = {
     "--max-pending-bytes": "max_pending_bytes",
     "--idle-timeout": "idle_timeout",
     "--unix-mode": "unix_mode",
+    "--metrics-port": "metrics_port",
+    "--metrics-listen": "metrics_listen",
 }
 # long-only options that take a path, and those that take a positive whole number
-_LONG_PATHS: Final = frozenset({"tls_cert", "tls_key", "tls_client_ca", "auth_file"})
+_LONG_PATHS: Final = frozenset(
+    {"tls_cert", "tls_key", "tls_client_ca", "auth_file", "metrics_listen"}
+)
 _LONG_NUMBERS: Final = frozenset(
-    {"max_connections", "max_tubes", "max_pending_bytes", "idle_timeout"}
+    {"max_connections", "max_tubes", "max_pending_bytes", "idle_timeout", "metrics_port"}
 )
 _TAKES_VALUE: Final = frozenset({*"bflpuzsI", *_LONG_PATHS, *_LONG_NUMBERS, "unix_mode"})
 _FLAGS: Final = frozenset("bflpuzsFVvhcn")
@@ -290,6 +298,19 @@ def run(opts: QueueOptions) -> int:
         if opts.verbose:
             say(f"pid {os.getpid()}")
         server.install_signal_handlers()
+        # Metrics first: once the queue port accepts, the metrics port does too.
+        wal_holder: list[Any] = []
+        metrics = None
+        if opts.metrics_port is not None:
+            from tubeworks.queue.metrics import registry_for, serve_metrics
+
+            registry = registry_for(core, lambda: wal_holder[0].stats() if wal_holder else None)
+            try:
+                metrics = await serve_metrics(registry, opts.metrics_listen, opts.metrics_port)
+            except OSError as exc:
+                where = f"{opts.metrics_listen}:{opts.metrics_port}"
+                print(f"tubeworks queue: cannot serve metrics on {where}: {exc}", file=sys.stderr)
+                return EXIT_BIND
         try:
             await server.start()
         except OSError as exc:
@@ -306,6 +327,8 @@ def run(opts: QueueOptions) -> int:
         except LoadError as exc:
             print(f"tubeworks queue: {exc}", file=sys.stderr)
             return exc.status
+        if wal is not None:
+            wal_holder.append(wal)
         if opts.tls_cert and opts.tls_key:
             cert, key = opts.tls_cert, opts.tls_key
             asyncio.get_running_loop().add_signal_handler(
@@ -315,6 +338,8 @@ def run(opts: QueueOptions) -> int:
             await server.start_serving()
             await server.serve_until_stopped()
         finally:
+            if metrics is not None:
+                metrics.close()
             if wal is not None:
                 wal.close()
         return 0

@@ -55,6 +55,19 @@ TOO_MANY_TUBES: Final = b"TOO_MANY_TUBES\r\n"
 Deliver = Callable[[bytes], None]
 
 
+class EventCounts:
+    """What happened since start (each a monotonic counter), for metrics."""
+
+    __slots__ = ("buries", "deletes", "kicks", "releases", "reserves")
+
+    def __init__(self) -> None:
+        self.reserves = 0  # jobs handed out by any reserve command
+        self.deletes = 0  # jobs deleted
+        self.releases = 0  # jobs released by their worker
+        self.buries = 0  # jobs buried
+        self.kicks = 0  # jobs kicked (kick or kick-job)
+
+
 class Conn:
     """The core's view of one client connection."""
 
@@ -156,6 +169,9 @@ class QueueCore:
         self.report_limits = False
         self.cmd_counts = [0] * len(P.Op)
         self.job_timeouts = 0
+        #: Successful operations since start, for metrics (``cmd-*`` in stats counts
+        #: commands, NOT_FOUND included; these count what happened).
+        self.events = EventCounts()
         self.total_jobs = 0
         self.total_connections = 0
         self.server_id = _server_id()
@@ -299,6 +315,7 @@ class QueueCore:
         job.state = 0
         tube = job.tube
         tube.cmd_delete += 1
+        self.events.deletes += 1
         self._unref(tube)
         return P.DELETED
 
@@ -317,6 +334,7 @@ class QueueCore:
         job.pri = pri
         job.delay = delay
         job.releases += 1
+        self.events.releases += 1
         if delay:
             job.state = DELAYED
             job.ready_at = ready_at
@@ -338,6 +356,7 @@ class QueueCore:
         self._unreserve(conn, job)
         job.pri = pri
         job.buries += 1
+        self.events.buries += 1
         self._make_buried(job)
         return P.BURIED
 
@@ -774,11 +793,13 @@ class QueueCore:
             return False
         self._leave_state(job)
         job.kicks += 1
+        self.events.kicks += 1
         self._make_ready(job)
         self._process_queue(now)
         return True
 
     def _reserve_job(self, conn: Conn, job: Job, now: float) -> None:
+        self.events.reserves += 1
         job.state = RESERVED
         job.owner = conn
         job.reserves += 1
