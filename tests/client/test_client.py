@@ -234,3 +234,24 @@ def test_batch_helpers(client: Client) -> None:
         client.delete_many([jobs[2], 999_999])
     assert e.value.results[0] is None and isinstance(e.value.results[1], NotFound)
     assert client.stats_tube("default").current_jobs == 0
+
+
+def test_abort_from_another_thread_ends_a_blocked_reserve(any_server: RunningServer) -> None:
+    with Client(*any_server.address) as c, Client(*any_server.address) as observer:
+        errors: list[BaseException] = []
+
+        def reserve() -> None:
+            try:
+                c.reserve()
+            except ClientClosed as exc:
+                errors.append(exc)
+
+        worker = threading.Thread(target=reserve)
+        worker.start()
+        wait_for(lambda: observer.stats().current_waiting == 1)
+        c.abort()
+        worker.join(10)
+        assert [str(e) for e in errors] == ["client was closed while a call was in flight"]
+        with pytest.raises(ClientClosed, match=r"^client is closed$"):
+            c.stats()
+        wait_for(lambda: observer.stats().current_waiting == 0)

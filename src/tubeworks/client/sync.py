@@ -146,6 +146,20 @@ class Client(BaseClient):
                 pass
             self._drop()
 
+    def abort(self) -> None:
+        """Close the client from any thread: a call blocked in it (say ``reserve()``) raises
+        :class:`ClientClosed` at once, and no later call reconnects.
+
+        The one method that may be called while another thread is using the client.
+        """
+        self._closed = True
+        sock = self._sock
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
     @property
     def closed(self) -> bool:
         return self._closed
@@ -285,6 +299,8 @@ class Client(BaseClient):
                     replies = self._exchange(pending)
                 except _Broken as b:
                     self._drop()
+                    if self._closed:
+                        raise ClientClosed("client was closed while a call was in flight") from None
                     done += self._results(pending[: len(b.replies)], b.replies)
                     pending = pending[len(b.replies) :]
                     if resent or not self.reconnect or not self._may_resend(pending):
