@@ -259,3 +259,23 @@ def test_import_rejects_bad_lines(server: str, client: Client) -> None:
 
 def test_job_state_enum_round_trip() -> None:
     assert JobState("buried") is JobState.BURIED
+
+
+def test_unix_socket_server(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import subprocess
+    import time
+
+    from servers import BEANSTALKD
+
+    path = tmp_path / "q.sock"
+    proc = subprocess.Popen([BEANSTALKD, "-l", f"unix:{path}"], stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 10
+        while run(f"unix:{path}", "tubes").exit_code != 0:
+            assert time.monotonic() < deadline and proc.poll() is None
+            time.sleep(0.01)
+        job_id = ok(f"unix:{path}", "put", "over unix").strip()
+        assert ok(f"unix:{path}", "peek", job_id) == "over unix"
+    finally:
+        proc.terminate()
+        proc.wait(10)
