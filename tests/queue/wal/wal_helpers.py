@@ -27,6 +27,7 @@ class FaultyOps(FileOps):
     def __init__(self) -> None:
         self.fail: dict[str, int] = {}  # method name -> errno to raise
         self.syncs = 0
+        self.dir_syncs = 0
 
     def _check(self, name: str) -> None:
         code = self.fail.get(name)
@@ -49,6 +50,11 @@ class FaultyOps(FileOps):
         self._check("sync")
         self.syncs += 1
         super().sync(fd)
+
+    def sync_dir(self, path: str) -> None:
+        self._check("sync_dir")
+        self.dir_syncs += 1
+        super().sync_dir(path)
 
 
 ENOSPC = errno.ENOSPC

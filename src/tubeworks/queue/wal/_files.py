@@ -31,6 +31,14 @@ class FileOps:
     def sync(self, fd: int) -> None:
         os.fdatasync(fd)
 
+    def sync_dir(self, path: str) -> None:
+        """Make a new file's directory entry durable, not only its contents."""
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
     def truncate(self, fd: int, size: int) -> None:
         os.ftruncate(fd, size)
 

@@ -426,6 +426,11 @@ class WriteAheadLog:
             except OSError:
                 pass
             raise WalFullError(self._last_error) from exc
+        if self._fsync is not None:
+            try:
+                self._ops.sync_dir(self._dir)
+            except OSError as exc:  # the file works; only its survival of a power cut is at risk
+                self._last_error = f"cannot sync wal dir {self._dir}: {_reason(exc)}"
         return _File(index, path, size, FILE_HEADER_SIZE, fd)
 
     def _add_spare(self, size: int) -> None:
