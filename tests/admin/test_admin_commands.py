@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import time
 from collections.abc import Iterator
 
 import pytest
 from click.testing import CliRunner, Result
 
-from servers import RunningServer
+from servers import BEANSTALKD, RunningServer
 from tubeworks.cli import LAZY_COMMANDS, cli
 from tubeworks.client import Client, JobSpec, JobState, NotFound
 
@@ -262,11 +264,6 @@ def test_job_state_enum_round_trip() -> None:
 
 
 def test_unix_socket_server(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    import subprocess
-    import time
-
-    from servers import BEANSTALKD
-
     path = tmp_path / "q.sock"
     proc = subprocess.Popen([BEANSTALKD, "-l", f"unix:{path}"], stderr=subprocess.DEVNULL)
     try:
