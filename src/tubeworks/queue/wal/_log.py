@@ -121,7 +121,7 @@ class WriteAheadLog:
     @classmethod
     def open(
         cls,
-        directory: str,
+        directory: str | os.PathLike[str],
         *,
         fsync_interval: float | None = 0.05,
         file_size: int = 10 * 1024 * 1024,
@@ -148,18 +148,16 @@ class WriteAheadLog:
             WalOpenError: the directory or a file cannot be read, created or written.
         """
         ops = file_ops or FileOps()
-        directory = os.fspath(directory)
+        path = os.fspath(directory)
         try:
-            if not os.path.isdir(directory):
-                os.makedirs(directory, exist_ok=True)
+            if not os.path.isdir(path):
+                os.makedirs(path, exist_ok=True)
         except OSError as exc:
-            raise WalOpenError(f"wal dir {directory}: cannot create: {_reason(exc)}") from exc
-        if not os.access(directory, os.R_OK | os.W_OK | os.X_OK):
-            raise WalOpenError(
-                f"wal dir {directory}: permission denied (need read and write access)"
-            )
-        lock_fd = acquire_lock(directory)
-        wal = cls(directory, fsync_interval, file_size, lock_fd, ops, clock)
+            raise WalOpenError(f"wal dir {path}: cannot create: {_reason(exc)}") from exc
+        if not os.access(path, os.R_OK | os.W_OK | os.X_OK):
+            raise WalOpenError(f"wal dir {path}: permission denied (need read and write access)")
+        lock_fd = acquire_lock(path)
+        wal = cls(path, fsync_interval, file_size, lock_fd, ops, clock)
         try:
             recovery = wal._load(max_job_size)
         except BaseException:
