@@ -434,9 +434,11 @@ def normalise(reply: bytes, *, quoted: bool, drop: Iterable[str] = ()) -> Norm:
     size = int(line[3:])
     body = rest[:-2]
     assert len(body) == size and rest.endswith(b"\r\n"), f"OK length mismatch in {reply!r}"
-    dropped = PROCESS_FACTS | set(drop)
+    pairs = parse_yaml(body)
+    is_stats = any(key == "pid" for key, _ in pairs)  # process facts live in `stats` only
+    dropped = (PROCESS_FACTS if is_stats else set()) | set(drop)
     items = []
-    for key, value in parse_yaml(body):
+    for key, value in pairs:
         if key in QUOTED_KEYS:
             if quoted:
                 assert len(value) >= 2 and value[0] == value[-1] == '"', (
