@@ -120,6 +120,7 @@ class WaitStat:
 
     key: str
     value: str
+    timeout: float = READ_TIMEOUT
 
 
 @dataclass(frozen=True)
@@ -302,7 +303,7 @@ def run_script(server: RunningServer, steps: Sequence[Step]) -> Run:
                 server.proc.send_signal(signal.SIGUSR1)
                 _poll(conn(MONITOR), "draining", "true")
             elif isinstance(step, WaitStat):
-                _poll(conn(MONITOR), step.key, step.value)
+                _poll(conn(MONITOR), step.key, step.value, step.timeout)
             elif isinstance(step, Restart):
                 for c in conns.values():
                     c.sock.close()
@@ -349,9 +350,9 @@ def _restart(server: RunningServer) -> RunningServer:
     return new
 
 
-def _poll(c: Conn, key: str, value: str) -> None:
+def _poll(c: Conn, key: str, value: str, timeout: float = READ_TIMEOUT) -> None:
     """Ask ``stats`` on ``c`` until ``key: value`` (a poll with a deadline, for signals etc.)."""
-    deadline = time.monotonic() + READ_TIMEOUT
+    deadline = time.monotonic() + timeout
     while True:
         c.sock.sendall(b"stats\r\n")
         reply = c.read_reply(deadline)

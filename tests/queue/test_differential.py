@@ -258,6 +258,8 @@ CASES: dict[str, list[Step]] = {
 # Cases where ours still differs from 1.12 (see the module docstring of the report). Marked
 # non-strict until the end of the session so a fix elsewhere cannot turn the suite red.
 KNOWN_DIFFS: dict[str, str] = {
+    "body_arriving_in_pieces": "1.12 counts a put in cmd-put and current-producers as soon as "
+    "its line is read; ours only once the whole body has arrived",
     "bare-cr-in-line": "1.12 finds no line end after a bare CR and swallows up to 224 bytes "
     "(then one BAD_FORMAT); ours ends the line at the next CRLF",
 }
@@ -461,6 +463,34 @@ def test_half_close_while_waiting() -> None:
                          Send("b", b"stats\r\n")]
     oracle, _ = differential(steps)
     assert oracle.transcript[2][1][0] == b"TIMED_OUT\r\n"
+
+
+def test_half_close_with_pipelined_commands() -> None:
+    """§5: a client that half-closes while not waiting still gets every pending reply."""
+    steps: list[Step] = [
+        Send("a", BODY + b"peek 1\r\nstats-job 1\r\nreserve\r\nlist-tubes\r\n", read=False),
+        ShutdownWrite("a"), Send("b", b"stats-job 1\r\n"),
+    ]
+    oracle, _ = differential(steps)
+    assert oracle.transcript[1][1][-1] == b"<EOF>"
+    assert len(oracle.transcript[1][1]) == 6
+
+
+@known("body_arriving_in_pieces")
+def test_body_arriving_in_pieces_between_other_commands() -> None:
+    """A put whose body is still arriving is no job yet, but its valid line already counts in
+    cmd-put and current-producers; other connections go on meanwhile."""
+    steps: list[Step] = [
+        Send("a", b"put 0 0 10 5\r\nhe", sentinel=False),
+        WaitStat("cmd-put", "1", timeout=3),  # the put line was read (1.12 counts it at once)
+        Send("b", b"stats\r\npeek-ready\r\n"),
+        Send("a", b"ll", sentinel=False),
+        Send("b", b"stats-tube default\r\n"),
+        Send("a", b"o\r\n"),
+        Send("b", b"peek-ready\r\nstats\r\n"),
+    ]
+    oracle, _ = differential(steps)
+    assert oracle.transcript[5][1] == [b"INSERTED 1\r\n"]
 
 
 def test_draining() -> None:
