@@ -144,9 +144,11 @@ def _drop_privileges(user: str) -> None:
 async def serve(config: Config, loader: Callable[[], Config], log: ActivityLog) -> None:
     from tubeworks.supervisor.daemon import Supervisor
     from tubeworks.supervisor.httpd import HttpServer
+    from tubeworks.supervisor.listeners import EventBus
     from tubeworks.supervisor.rpc import RPCInterface
 
     sv = Supervisor(config, loader, log)
+    EventBus(sv)
     rpc = RPCInterface(sv)
     servers = [
         HttpServer(sv, rpc, c)

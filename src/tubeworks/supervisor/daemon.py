@@ -18,7 +18,7 @@ import signal
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import IO
+from typing import IO, Protocol
 
 from tubeworks.supervisor import machine as m
 from tubeworks.supervisor.config import AUTO, Config, GroupConfig, ProcessConfig
@@ -71,6 +71,17 @@ class Process:
         return self.proc.state
 
 
+class EventSink(Protocol):
+    """Where the daemon reports what event listeners may subscribe to (see listeners.py)."""
+
+    def group_added(self, name: str) -> None: ...
+    def group_removed(self, name: str) -> None: ...
+    def output(self, process: Process, channel: str, data: bytes) -> bool: ...
+    def supervisor_state(self, running: bool) -> None: ...
+    def publish(self, event_type: str, payload: bytes) -> None: ...
+    def close(self) -> None: ...
+
+
 @dataclass(eq=False)
 class Group:
     config: GroupConfig
@@ -109,6 +120,7 @@ class Supervisor:
         self.state = SupervisorState.RUNNING
         self.serverurl: str | None = None  # SUPERVISOR_SERVER_URL for children
         self.on_state_change: list[Callable[[Process, m.StateChanged], None]] = []
+        self.bus: EventSink | None = None  # event listener delivery, if wired in
         self._waiters: list[asyncio.Future[None]] = []
         self._done: asyncio.Future[None] | None = None
         self._stopping: asyncio.Task[None] | None = None
@@ -253,6 +265,8 @@ class Supervisor:
         self._record(process, channel, data)
 
     def _record(self, process: Process, channel: str, data: bytes) -> None:
+        if self.bus is not None and self.bus.output(process, channel, data):
+            return  # listener protocol, not log output
         if self.config.supervisord.strip_ansi:
             data = ANSI_ESCAPE.sub(b"", data)
         log = process.logs.get(channel)
@@ -330,6 +344,8 @@ class Supervisor:
         """Create the group's processes and start the autostart ones (priority order)."""
         group = Group(config, {p.name: self._make_process(p) for p in config.processes})
         self.groups[config.name] = group
+        if self.bus is not None:
+            self.bus.group_added(config.name)
         if self.state != SupervisorState.SHUTDOWN:
             for process in group.ordered():
                 if process.config.autostart and process.state == ProcessState.STOPPED:
@@ -338,6 +354,8 @@ class Supervisor:
 
     def remove_group(self, name: str) -> None:
         group = self.groups.pop(name)
+        if self.bus is not None:
+            self.bus.group_removed(name)
         for process in group.processes.values():
             process.removed = True
             for log in process.logs.values():
@@ -448,11 +466,15 @@ class Supervisor:
         loop.add_signal_handler(signal.SIGUSR2, self._on_usr2)
         for group_config in self.config.groups:
             self.add_group(group_config)
+        if self.bus is not None:
+            self.bus.supervisor_state(True)
         if on_started is not None:
             on_started()
         await self._done
         for handle in self._timers:
             handle.cancel()
+        if self.bus is not None:
+            self.bus.close()
 
     def _on_exit_signal(self, sig: int) -> None:
         self.log.warn(f"received {signal_name(sig)} indicating exit request")
@@ -479,6 +501,8 @@ class Supervisor:
         if self._stopping is not None:
             return
         self.state = SupervisorState.SHUTDOWN
+        if self.bus is not None:
+            self.bus.supervisor_state(False)
         self._stopping = asyncio.get_running_loop().create_task(self._shutdown())
 
     async def _shutdown(self) -> None:

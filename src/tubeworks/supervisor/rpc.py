@@ -404,6 +404,9 @@ class RPCInterface:
         return True
 
     def rpc_supervisor__sendRemoteCommEvent(self, type: str, data: str) -> bool:
+        if self.sv.bus is not None:
+            body = data.encode("utf-8") if isinstance(data, str) else bytes(data)
+            self.sv.bus.publish("REMOTE_COMMUNICATION", f"type:{type}\n".encode() + body)
         return True
 
     # ---- logs ----
