@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 
 import pytest
 from fault_proxy import FaultProxy
@@ -28,6 +29,9 @@ pytestmark = pytest.mark.timeout(45)  # generous: server start/stop is slow on a
 def test_every_command(any_server: RunningServer) -> None:
     async def main() -> None:
         async with AsyncClient(*any_server.address) as c:
+            assert c._writer is not None
+            sock = c._writer.get_extra_info("socket")
+            assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
             assert await c.use("a") == "a"
             assert await c.watch("a") == 2
             assert await c.ignore("default") == 1

@@ -115,7 +115,7 @@ class Client(BaseClient):
         self._parser = p.ReplyParser()
         self._closed = False
         self._lost = False  # a connection existed and broke (matters when reconnect is off)
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # re-entered by _drive -> _execute, never by 2 threads
         if use is not None:
             p.check_tube(use)
             self._using = use
@@ -322,14 +322,15 @@ class Client(BaseClient):
         return result  # type: ignore[no-any-return]
 
     def _drive(self, flow: Flow[T]) -> T:
-        try:
-            calls = next(flow)
-            while True:
-                calls = flow.send(self._execute(calls))
-        except StopIteration as stop:
-            return stop.value  # type: ignore[no-any-return]
-        finally:
-            flow.close()
+        with self._guard():  # the whole flow: no other thread slips in between its batches
+            try:
+                calls = next(flow)
+                while True:
+                    calls = flow.send(self._execute(calls))
+            except StopIteration as stop:
+                return stop.value  # type: ignore[no-any-return]
+            finally:
+                flow.close()
 
     def batch(self, calls: list[Call[Any]]) -> list[Any]:
         """Send prepared calls in one write; one result (or CommandError) per call."""
