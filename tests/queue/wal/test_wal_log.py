@@ -10,7 +10,7 @@ import tempfile
 import textwrap
 
 import pytest
-from wal_helpers import EIO, ENOSPC, FaultyOps, job
+from wal_helpers import EACCES, EIO, ENOSPC, FaultyOps, job
 
 from tubeworks.queue.wal import (
     JobState,
@@ -20,6 +20,7 @@ from tubeworks.queue.wal import (
     WalWriteError,
     WriteAheadLog,
 )
+from tubeworks.queue.wal._files import BackgroundRemover
 from tubeworks.queue.wal._records import encode_put
 
 pytestmark = pytest.mark.timeout(30)
@@ -312,3 +313,22 @@ def test_stats_describe_the_log(tmp_path):
     assert (stats.failing, stats.last_error) == (False, "")
     wal.close()
     assert os.path.getsize(tmp_path / "wal.1") < 50_000  # trimmed on close
+
+
+def test_after_a_failed_removal_no_newer_file_is_removed(tmp_path):
+    """A newer file may hold the deletes for an older one's jobs: removing it while the older
+    one stays would bring those jobs back after a restart."""
+    ops = FaultyOps()
+    remover = BackgroundRemover(ops)
+    old, new = tmp_path / "wal.1", tmp_path / "wal.2"
+    old.write_bytes(b"1")
+    new.write_bytes(b"2")
+    ops.fail["unlink"] = EACCES
+    remover.remove(str(old))
+    remover.wait()
+    ops.fail.clear()
+    remover.remove(str(new))
+    remover.close()
+    assert old.exists() and new.exists()
+    message = f"cannot remove wal file {old}: permission denied; no more files removed"
+    assert remover.last_error == message

@@ -51,6 +51,10 @@ class FaultyOps(FileOps):
         self.syncs += 1
         super().sync(fd)
 
+    def unlink(self, path: str) -> None:
+        self._check("unlink")
+        super().unlink(path)
+
     def sync_dir(self, path: str) -> None:
         self._check("sync_dir")
         self.dir_syncs += 1
@@ -58,6 +62,7 @@ class FaultyOps(FileOps):
 
 
 ENOSPC = errno.ENOSPC
+EACCES = errno.EACCES
 EIO = errno.EIO
 
 

@@ -54,27 +54,34 @@ class FileOps:
 
 
 class BackgroundRemover:
-    """Unlinks finished log files on a helper thread.
+    """Unlinks finished log files on a helper thread, oldest first.
 
     Removing a large preallocated file can take milliseconds (the filesystem frees or discards
-    every block), which must not stall the event loop. Paths are removed in order; ``wait``
-    blocks until all queued ones are gone.
+    every block), which must not stall the event loop. Order matters for crash safety: a newer
+    file may hold the delete records for jobs put in an older one, so files go strictly in the
+    order given, and after a failure nothing more is removed. When more than ``MAX_PENDING``
+    files wait, ``remove`` first lets the thread catch up, so disk use stays bounded even if
+    the thread cannot keep pace.
     """
+
+    MAX_PENDING = 4
 
     def __init__(self, ops: FileOps) -> None:
         self._ops = ops
         self._queue: queue.Queue[str | None] = queue.Queue()
         self._thread: threading.Thread | None = None
-        self.last_error = ""  # the latest failure, for the log's stats
+        self.last_error = ""  # the failure that stopped removals, for the log's stats
 
     def remove(self, path: str) -> None:
         if self._thread is None:
             self._thread = threading.Thread(target=self._run, name="wal-remover", daemon=True)
             self._thread.start()
+        elif self._queue.unfinished_tasks >= self.MAX_PENDING:
+            self._queue.join()
         self._queue.put(path)
 
     def wait(self) -> None:
-        """Return once every queued path has been removed (or failed)."""
+        """Return once every queued path has been removed (or skipped after a failure)."""
         if self._thread is not None:
             self._queue.join()
 
@@ -90,10 +97,12 @@ class BackgroundRemover:
             try:
                 if path is None:
                     return
-                self._ops.unlink(path)
+                if not self.last_error:
+                    self._ops.unlink(path)
             except FileNotFoundError:
                 pass
             except OSError as exc:
-                self.last_error = f"cannot remove wal file {path}: {exc.strerror or exc}".lower()
+                reason = (exc.strerror or str(exc)).lower()
+                self.last_error = f"cannot remove wal file {path}: {reason}; no more files removed"
             finally:
                 self._queue.task_done()
