@@ -211,7 +211,7 @@ class RPCInterface:
                     if channel == "stdout":
                         d["stopsignal"] = p.stopsignal
                         d["stopwaitsecs"] = p.stopwaitsecs
-                d["serverurl"] = p.serverurl if p.serverurl else "auto"
+                d["serverurl"] = p.serverurl  # None (AUTO) is reported as "none", as supervisord does
                 out.append({k: ("none" if v is None else v) for k, v in d.items()})
         return sorted(out, key=lambda d: d["name"])
 
