@@ -211,7 +211,8 @@ class RPCInterface:
                     if channel == "stdout":
                         d["stopsignal"] = p.stopsignal
                         d["stopwaitsecs"] = p.stopwaitsecs
-                d["serverurl"] = p.serverurl  # None (AUTO) is reported as "none", as supervisord does
+                # None (AUTO) is reported as "none", as supervisord does
+                d["serverurl"] = p.serverurl
                 out.append({k: ("none" if v is None else v) for k, v in d.items()})
         return sorted(out, key=lambda d: d["name"])
 
