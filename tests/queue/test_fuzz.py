@@ -91,9 +91,21 @@ COMMAND = st.one_of(
     _fmt(b"release %s %s %s\r\n", IDS, PRI, DELAY),
     _fmt(b"bury %s %s\r\n", IDS, PRI),
     _fmt(b"kick %s\r\n", st.sampled_from([0, 1, 5, b"-1", b"1abc"])),
-    st.sampled_from([b"reserve-with-timeout 0\r\n", b"peek-ready\r\n", b"peek-delayed\r\n",
-                     b"peek-buried\r\n", b"stats\r\n", b"list-tubes\r\n", b"list-tube-used\r\n",
-                     b"list-tubes-watched\r\n", b"stats \r\n", b"foo\r\n", b"\r\n"]),
+    st.sampled_from(
+        [
+            b"reserve-with-timeout 0\r\n",
+            b"peek-ready\r\n",
+            b"peek-delayed\r\n",
+            b"peek-buried\r\n",
+            b"stats\r\n",
+            b"list-tubes\r\n",
+            b"list-tube-used\r\n",
+            b"list-tubes-watched\r\n",
+            b"stats \r\n",
+            b"foo\r\n",
+            b"\r\n",
+        ]
+    ),
 )
 
 LONG_LINE = st.integers(223, 700).map(lambda n: b"z" * n + b"\r\n")
@@ -106,13 +118,13 @@ def mutate(draw: st.DrawFn, stream: bytes) -> bytes:
         pos = draw(st.integers(0, len(stream)))
         kind = draw(st.sampled_from(["flip", "junk", "long", "drop", "truncate"]))
         if kind == "flip" and pos < len(stream):
-            stream = stream[:pos] + bytes([draw(st.integers(0, 255))]) + stream[pos + 1:]
+            stream = stream[:pos] + bytes([draw(st.integers(0, 255))]) + stream[pos + 1 :]
         elif kind == "junk":
             stream = stream[:pos] + draw(st.binary(min_size=1, max_size=6)) + stream[pos:]
         elif kind == "long":
             stream = stream[:pos] + draw(LONG_LINE) + stream[pos:]
         elif kind == "drop":
-            stream = stream[:pos] + stream[pos + draw(st.integers(1, 4)):]
+            stream = stream[:pos] + stream[pos + draw(st.integers(1, 4)) :]
         elif kind == "truncate" and draw(st.booleans()):
             stream = stream[:pos]
     return stream
@@ -136,14 +148,36 @@ def _oracle_friendly(stream: bytes) -> bool:
     """Avoids the deliberate differences: no line near or over the limit (1.12 mis-splits
     them), and reserve-with-timeout only as `0` (1.12 parses its argument leniently). Also
     avoids a bare CR inside a line, a known difference pinned by the `bare-cr-in-line` case of
-    test_differential (1.12 then never sees the line end and swallows up to 224 bytes)."""
-    if re.search(rb"\r(?!\n)", stream):
+    test_differential (1.12 then never sees the line end and swallows up to 224 bytes), and
+    ending inside a put body (see ``_ends_inside_body``)."""
+    if re.search(rb"\r(?!\n)", stream) or _ends_inside_body(stream):
         return False
     lines = stream.split(b"\r\n")
     if any(len(line) > 200 for line in lines):
         return False
-    return all(line == b"reserve-with-timeout 0" or b"reserve-with-timeout" not in line
-               for line in lines)
+    return all(
+        line == b"reserve-with-timeout 0" or b"reserve-with-timeout" not in line for line in lines
+    )
+
+
+_PUT_LINE = re.compile(rb"put +(\d+) +(\d+) +(\d+) +(\d+)")
+
+
+def _ends_inside_body(stream: bytes) -> bool:
+    """Whether the stream stops inside a put body (a known difference, pinned by
+    test_body_arriving_in_pieces_between_other_commands: 1.12 has already used a job id)."""
+    pos = 0
+    while (end := stream.find(b"\r\n", pos)) >= 0:
+        m = _PUT_LINE.fullmatch(stream, pos, end)
+        pos = end + 2
+        if m:
+            size = int(m.group(4))
+            if size > 65535:
+                continue  # JOB_TOO_BIG: 1.12 skips the body without taking an id
+            if len(stream) < pos + size + 2:
+                return True
+            pos += size + 2
+    return False
 
 
 SPLITS = st.lists(st.integers(1, 2000), max_size=12).map(lambda xs: sorted(set(xs)))
@@ -155,8 +189,7 @@ def exchange(server: RunningServer, stream: bytes, cuts: list[int] | str) -> byt
     """Send ``stream`` in pieces on a fresh connection, half-close, return all bytes to EOF."""
     with server.connect() as sock:
         sock.settimeout(READ_TIMEOUT)
-        points = range(1, len(stream)) if cuts == "bytes" else [c for c in cuts
-                                                                 if c < len(stream)]
+        points = range(1, len(stream)) if cuts == "bytes" else [c for c in cuts if c < len(stream)]
         start = 0
         for cut in [*points, len(stream)]:
             if cut > start:
@@ -182,7 +215,7 @@ def split_replies(data: bytes) -> list[bytes]:
         m = BODY_REPLY.fullmatch(line)
         if m:
             size += int(m.group(1) or m.group(2)) + 2
-            assert data[size - 2:size] == b"\r\n", f"body not ended by CRLF: {data[:size]!r}"
+            assert data[size - 2 : size] == b"\r\n", f"body not ended by CRLF: {data[:size]!r}"
         assert len(data) >= size, f"truncated reply {data!r}"
         replies.append(data[:size])
         data = data[size:]
@@ -197,8 +230,14 @@ def stats(server: RunningServer, line: bytes = b"stats\r\n") -> dict[str, str]:
 
 
 def job_counts(server: RunningServer) -> dict[str, int]:
-    keys = ("current-jobs-ready", "current-jobs-reserved", "current-jobs-delayed",
-            "current-jobs-buried", "current-jobs-urgent", "total-jobs")
+    keys = (
+        "current-jobs-ready",
+        "current-jobs-reserved",
+        "current-jobs-delayed",
+        "current-jobs-buried",
+        "current-jobs-urgent",
+        "total-jobs",
+    )
     s = stats(server)
     return {k: int(s[k]) for k in keys}
 
@@ -262,8 +301,9 @@ def test_any_stream_gets_valid_replies_and_counts_add_up(
     before = settled_counts(ours)
     replies = split_replies(exchange(ours, stream, cuts))
     after = settled_counts(ours)  # a new connection works: the server kept serving
-    made = sum(1 for r in replies if r.startswith(b"INSERTED ") or re.fullmatch(
-        rb"BURIED \d+\r\n", r))
+    made = sum(
+        1 for r in replies if r.startswith(b"INSERTED ") or re.fullmatch(rb"BURIED \d+\r\n", r)
+    )
     gone = sum(1 for r in replies if r == b"DELETED\r\n")
     total = ("current-jobs-ready", "current-jobs-delayed", "current-jobs-buried")
     assert sum(after[k] for k in total) - sum(before[k] for k in total) == made - gone
@@ -290,10 +330,14 @@ def test_one_chunk_or_byte_by_byte_same_replies(
     whole = _normalised(exchange(twins[0], stream, []))
     trickle = _normalised(exchange(twins[1], stream, "bytes"))
     assert _agree(whole, trickle), f"{stream!r}\nwhole:   {whole}\nbytes:   {trickle}"
+    _assert_same_state(*twins, stream)
 
 
 @FUZZ_SETTINGS
-@given(stream=streams().filter(_safe).filter(_oracle_friendly), cuts=SPLITS)
+@given(
+    stream=streams().filter(_safe).filter(_oracle_friendly),
+    cuts=SPLITS,
+)
 def test_same_replies_as_beanstalkd(
     oracle_and_ours: tuple[RunningServer, RunningServer], stream: bytes, cuts: list[int]
 ) -> None:
@@ -303,3 +347,11 @@ def test_same_replies_as_beanstalkd(
     expected = [normalise(r, quoted=False) for r in split_replies(exchange(oracle, stream, []))]
     got = _normalised(exchange(ours, stream, cuts))
     assert _agree(expected, got), f"{stream!r}\n1.12: {expected}\nours: {got}"
+    _assert_same_state(oracle, ours, stream)
+
+
+def _assert_same_state(one: RunningServer, two: RunningServer, stream: bytes) -> None:
+    """The servers' stats agree after the example, so no difference hides until later."""
+    one_stats = normalise(exchange(one, b"stats\r\n", []), quoted=one.kind != "beanstalkd")
+    two_stats = normalise(exchange(two, b"stats\r\n", []), quoted=two.kind != "beanstalkd")
+    assert _same(one_stats, two_stats), f"{stream!r}\nstats differ:\n{one_stats}\n{two_stats}"
