@@ -181,3 +181,14 @@ def test_exit_after_startsecs_before_timer_counts_as_running() -> None:
     p, _ = m.step(p, m.Spawned(3), 0.0)
     p, fx = m.step(p, m.Exited(exit_status(0)), 2.0)
     assert states(fx) == ["RUNNING", "EXITED"]
+
+
+def test_docs_state_diagram_is_generated_from_the_table() -> None:
+    from pathlib import Path
+
+    from tubeworks.supervisor.diagram import mermaid
+
+    docs = (Path(__file__).parents[2] / "docs" / "supervisor.md").read_text()
+    block = docs.split("<!-- state-diagram:begin -->\n```mermaid\n")[1].split("```")[0]
+    assert block == mermaid()
+    assert "STARTING --> BACKOFF: Exited, SpawnFailed" in block
