@@ -140,8 +140,11 @@ def test_wrong_version_refuses_to_start_and_says_why(tmp_path):
 def test_foreign_file_refuses_to_start(tmp_path):
     with open(tmp_path / "wal.3", "wb") as f:
         f.write(b"\x07\0\0\0" + bytes(100))  # a beanstalkd binlog renamed
-    with pytest.raises(WalFormatError, match=r"^.*/wal\.3: not a tubeworks wal file \(magic "
-                       r"b'\\x07\\x00\\x00\\x00\\x00\\x00\\x00\\x00', expected b'tubeWAL\\n'\)$"):
+    with pytest.raises(
+        WalFormatError,
+        match=r"^.*/wal\.3: not a tubeworks wal file \(magic "
+        r"b'\\x07\\x00\\x00\\x00\\x00\\x00\\x00\\x00', expected b'tubeWAL\\n'\)$",
+    ):
         WriteAheadLog.open(str(tmp_path))
 
 
