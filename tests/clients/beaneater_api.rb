@@ -91,6 +91,15 @@ out['too_big'] = raised { tube.put('x' * 65_536) }
 out['in_sync_after_errors'] = tube.put('still in sync')[:status]
 bs.tubes.reserve(0).delete
 
+# bodies that are not plain text: CRLF inside, multi-byte UTF-8, the largest allowed
+out['bodies'] = ["a\r\nb\r\n", 'ünïcødé ✓', 'z' * 65_535].map do |body|
+  id = tube.put(body)[:id].to_i
+  got = bs.tubes.reserve(0)
+  got.delete
+  # beaneater hands bodies back as binary strings, so compare bytes, not encoded text
+  { 'same_id' => got.id.to_i == id, 'same_body' => got.body.b == body.b, 'bytes' => got.body.bytesize }
+end
+
 # server stats, typed by Ruby's YAML
 stats = bs.stats
 out['stats'] = {

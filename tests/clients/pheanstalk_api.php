@@ -122,6 +122,21 @@ $out['pause_missing'] = raised(fn () => $p->pauseTube('no-such-tube', 1));
 $out['too_big'] = raised(fn () => $p->put(str_repeat('x', 65536)));
 $out['bad_tube'] = raised(fn () => $p->useTube('-bad'));
 $out['after_errors'] = $p->put('still in sync')->getId() > 0;
+$p->delete($p->reserveWithTimeout(0));
+
+// bodies that are not plain text: CRLF and NUL inside, multi-byte UTF-8, the largest allowed
+$odd = ["a\r\nb\0c\r\n", 'ünïcødé ✓', str_repeat('z', 65535), ''];
+$out['bodies'] = [];
+foreach ($odd as $body) {
+    $id = $p->put($body)->getId();
+    $got = $p->reserveWithTimeout(0);
+    $out['bodies'][] = [
+        'same_id' => $got->getId() === $id,
+        'same_body' => $got->getData() === $body,
+        'bytes' => strlen($got->getData()),
+    ];
+    $p->delete($got);
+}
 
 // server stats are strings in Pheanstalk 4
 $stats = $p->stats();

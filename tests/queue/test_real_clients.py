@@ -600,9 +600,13 @@ def test_pheanstalk_api(any_server: RunningServer) -> None:
     assert out["bad_tube"] == "ServerBadFormatException"
     assert out["after_errors"] is True
 
+    assert out["bodies"] == [
+        {"same_id": True, "same_body": True, "bytes": n} for n in (8, 15, 65535, 0)
+    ]
+
     stats = out["stats"]
     assert stats["keys"] >= 51
-    assert (stats["cmd-put"], stats["cmd-bury"], stats["cmd-kick"]) == ("7", "1", "1")
+    assert (stats["cmd-put"], stats["cmd-bury"], stats["cmd-kick"]) == ("11", "1", "1")
     assert (stats["cmd-touch"], stats["cmd-pause-tube"]) == ("1", "3")
     assert (stats["max-job-size"], stats["draining"]) == ("65535", "false")
     assert stats["has_version"] is True
@@ -660,8 +664,11 @@ def test_beaneater_api(any_server: RunningServer) -> None:
     assert out["too_big"] == "Beaneater::JobTooBigError"
     assert out["in_sync_after_errors"] == "INSERTED"
 
+    assert out["bodies"] == [
+        {"same_id": True, "same_body": True, "bytes": n} for n in (6, 15, 65535)
+    ]
     assert out["stats"] == {
-        "cmd_put": 6, "cmd_bury": 1, "cmd_kick": 1, "cmd_pause_tube": 2,
+        "cmd_put": 9, "cmd_bury": 1, "cmd_kick": 1, "cmd_pause_tube": 2,
         "max_job_size": 65535, "draining": False, "version_is_string": True,
         "keys": out["stats"]["keys"],
     }  # fmt: skip
