@@ -117,7 +117,11 @@ def test_kick_and_delete(server: str, client: Client) -> None:
     ids = client.put_many([b"1", b"2", b"3"])
     for _ in ids:
         client.bury(client.reserve(0))
-    assert ok(server, "kick", "2", "--tube", "k") == "kicked 2 jobs\n"
+    assert ok(server, "kick", "--tube", "k") == "kicked 1 jobs\n"
+    assert ok(server, "kick", "--all", "--tube", "k") == "kicked 2 jobs\n"
+    for _ in ids:
+        client.bury(client.reserve(0))
+    assert ok(server, "kick", "2", "--tube", "k") == "kicked 2 jobs\n"  # the two oldest
     assert ok(server, "kick", "--job", str(ids[2])) == f"kicked job {ids[2]}\n"
     again = run(server, "kick", "--job", str(ids[2]))
     assert again.exit_code == 1 and "is not buried or delayed" in again.stderr

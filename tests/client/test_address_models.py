@@ -88,3 +88,9 @@ def test_tcp_nodelay_and_keepalive(beanstalkd: RunningServer) -> None:
         assert sock is not None
         assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
         assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE) == 1
+
+
+def test_client_accepts_an_address_string(beanstalkd: RunningServer) -> None:
+    with Client(f"{beanstalkd.host}:{beanstalkd.port}") as c:
+        assert c.address == Address(beanstalkd.host, beanstalkd.port)
+        assert c.stats().pid == beanstalkd.proc.pid

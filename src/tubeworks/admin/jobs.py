@@ -127,12 +127,17 @@ def _write_body(job: Job) -> None:
 @admin_command("kick", "tubeworks kick 100 --tube emails")
 @click.argument("count", type=click.IntRange(0, 2**32 - 1), required=False, default=1)
 @click.option("--job", "job_id", type=click.IntRange(1, 2**64 - 1), help="Kick this one job.")
+@click.option("--all", "kick_all", is_flag=True, help="Kick all buried (or all delayed) jobs.")
 @tube_option
-def kick_command(server: Address, count: int, job_id: int | None, tube: str) -> None:
-    """Make up to COUNT buried jobs of --tube ready (if none are buried: delayed ones).
+def kick_command(
+    server: Address, count: int, job_id: int | None, kick_all: bool, tube: str
+) -> None:
+    """Make up to COUNT (default 1) buried jobs of --tube ready; if none are buried, delayed ones.
 
     With --job, kick that buried or delayed job, whatever its tube.
     """
+    if kick_all:
+        count = 2**32 - 1  # the protocol's largest bound
     with connect(server) as client:
         if job_id is not None:
             try:
