@@ -223,3 +223,32 @@ def test_runs_as_python_module() -> None:
     out = subprocess.run([sys.executable, "-m", "tubeworks", "queue", "-v"], capture_output=True)
     assert out.returncode == 0
     assert os.fsdecode(out.stdout).startswith("tubeworks ")
+
+
+def test_verbose_prints_pid_bind_accept_close() -> None:
+    with running("tubeworks", "-V") as srv:
+        s = srv.connect()
+        s.sendall(b"quit\r\n")
+        assert s.recv(10) == b""
+        assert srv.stop() == 0
+        assert srv.proc.stdout is not None
+        lines = srv.proc.stdout.read().decode().splitlines()
+    assert lines[0] == f"pid {srv.proc.pid}"
+    assert lines[1].startswith("bind ") and lines[1].endswith(f"127.0.0.1:{srv.port}")
+    assert [w.split()[0] for w in lines[2:]] == ["accept", "accept", "close", "close"]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root can become another user")
+def test_user_flag_drops_privileges_after_binding() -> None:
+    with running("tubeworks", "-u", "nobody") as srv:
+        with open(f"/proc/{srv.proc.pid}/status") as f:
+            uids = next(line for line in f if line.startswith("Uid:")).split()[1:]
+        import pwd
+
+        assert {int(u) for u in uids} == {pwd.getpwnam("nobody").pw_uid}
+        s = srv.connect()
+        s.sendall(b"put 0 0 1 1\r\nx\r\n")
+        assert recv_until(s, b"\r\n") == b"INSERTED 1\r\n"
+    out = run_cli("-p", str(free_port()), "-u", "no-such-user-here")
+    assert out.returncode == 32
+    assert "cannot become user no-such-user-here" in out.stderr

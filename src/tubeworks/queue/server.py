@@ -22,7 +22,7 @@ import stat
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 from tubeworks.queue.access import Guard, Policy
 from tubeworks.queue.core import QueueCore
@@ -130,7 +130,7 @@ class QueueConnection(asyncio.Protocol):
         self.last_active = server.loop.time()
         server.connections.add(self)
         if self.server.verbose:
-            self.server.say(f"accept {self.session.conn.id}")
+            self.server.say(f"accept {_fd(transport)}")
 
     def data_received(self, data: bytes) -> None:
         if self.session is None:
@@ -221,7 +221,7 @@ class QueueConnection(asyncio.Protocol):
         self.server.connections.discard(self)
         if self.session is not None:
             if self.server.verbose:
-                self.server.say(f"close {self.session.conn.id}")
+                self.server.say(f"close {_fd(self.transport)}")
             self.session.close(time.time())
             self.server.arm_timer()
 
@@ -439,6 +439,15 @@ def _tcp_listener(host: str, port: int) -> socket.socket:
             last_error = exc
             sock.close()
     raise last_error or OSError(f"cannot resolve {host!r}")
+
+
+def _fd(transport: Any) -> int:
+    """The socket's file descriptor, for -V lines (as beanstalkd prints them)."""
+    sock = transport.get_extra_info("socket") if transport is not None else None
+    try:
+        return int(sock.fileno()) if sock is not None else -1
+    except OSError:
+        return -1
 
 
 def _tls_names(peercert: dict[str, object] | None) -> list[str]:
