@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import pty
 import signal
 import subprocess
 import sys
@@ -120,3 +121,28 @@ def test_export_to_file_and_import_from_file(any_server: RunningServer, tmp_path
     assert [json.loads(line)["body"] for line in path.read_text().splitlines()] == ["one", "two"]
     code, out, _ = finish(tubeworks("import", str(path), "--tube", "f", "--server", server))
     assert (code, out) == (0, "imported 2 jobs\n")
+
+
+def test_top_redraws_in_place_on_a_terminal(beanstalkd: RunningServer) -> None:
+    main_fd, child_fd = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tubeworks", "top", "-i", "2", "-n", "0.05",
+         "--server", f"127.0.0.1:{beanstalkd.port}"],
+        stdout=child_fd, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    os.close(child_fd)
+    screen = b""
+    while True:
+        try:
+            chunk = os.read(main_fd, 65536)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not chunk:
+            break
+        screen += chunk
+    os.close(main_fd)
+    assert proc.wait(30) == 0
+    assert proc.stderr is not None and proc.stderr.read() == b""
+    proc.stderr.close()
+    assert screen.count(b"\x1b[H\x1b[2J") == 2  # home + clear before each frame
+    assert screen.count(b"tubeworks top") == 2 and b"default" in screen
