@@ -56,7 +56,7 @@ def assert_full_run(out: str, jobs: int) -> None:
     assert "jobs buried     1" in out
     assert "jobs kicked     1" in out
     assert "(matches the text)" in out
-    stats = re.search(r"queue stats +(.*)", out)
+    stats = re.search(r"queue stats +(.*?)\n\[server\]", out, re.DOTALL)
     assert stats is not None
     counters = dict(re.findall(r"([a-z-]+) (\d+)", stats.group(1)))
     assert counters["cmd-put"] == str(jobs + 1)

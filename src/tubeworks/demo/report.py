@@ -86,7 +86,8 @@ def summary_lines(s: Summary) -> list[str]:
     produced = s.batch + 1
     top = ", ".join(f"{w} {n}" for w, n in s.words.most_common(5))
     match = "matches the text" if s.words == s.expected_words else "DOES NOT match the text"
-    counters = " ".join(f"{k} {s.stats[k]}" for k in SUMMARY_COUNTERS if k in s.stats)
+    counters = [f"{k} {s.stats[k]}" for k in SUMMARY_COUNTERS if k in s.stats]
+    stats_lines = [", ".join(counters[i : i + 5]) for i in range(0, len(counters), 5)] or ["-"]
     return [
         "summary:",
         f"  server          {s.server}",
@@ -97,5 +98,6 @@ def summary_lines(s: Summary) -> list[str]:
         f"  produce rate    {rate(s.batch, s.produce_seconds)} (php, one put per round trip)",
         f"  consume rate    {rate(s.consumed, s.consume_seconds)} (python, reserve + delete)",
         f"  words counted   {sum(s.words.values())} ({match}); top: {top}",
-        f"  queue stats     {counters}",
+        f"  queue stats     {stats_lines[0]}",
+        *(f"                  {line}" for line in stats_lines[1:]),
     ]
