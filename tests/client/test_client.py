@@ -203,6 +203,9 @@ def test_close_releases_reservations_and_refuses_calls(any_server: RunningServer
         with pytest.raises(ClientClosed, match=r"^client is closed$"):
             c.put(b"y")
         assert other.reserve(timeout=5).id == job.id
+        c.connect()  # an explicit connect reopens it
+        assert c.put(b"z") > job.id
+        c.close()
 
 
 def test_sharing_across_threads_is_detected(any_server: RunningServer) -> None:

@@ -84,11 +84,11 @@ class AsyncClient(BaseClient):
     # -- connection -------------------------------------------------------------------------------
 
     async def connect(self) -> None:
-        """(Re)connect now and restore the used and watched tubes."""
+        """(Re)connect now, even after close(), and restore the used and watched tubes."""
         self._enter()
         try:
             self._drop()
-            self._lost = False
+            self._lost = self._closed = False
             await self._open()
         finally:
             self._busy = False

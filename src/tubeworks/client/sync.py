@@ -130,10 +130,10 @@ class Client(BaseClient):
     # -- connection -------------------------------------------------------------------------------
 
     def connect(self) -> None:
-        """(Re)connect now and restore the used and watched tubes."""
+        """(Re)connect now, even after close(), and restore the used and watched tubes."""
         with self._guard():
             self._drop()
-            self._lost = False
+            self._lost = self._closed = False
             self._open()
 
     def close(self) -> None:
