@@ -14,6 +14,14 @@ was lost unless told to (``retry_puts=True``).
         job = c.reserve(timeout=5)
         print(job.json())
         c.delete(job)
+
+Also: ``put_many`` / ``delete_many`` / ``reserve_many`` / ``stats_tubes`` pipeline many commands
+per round trip; :mod:`tubeworks.client.bulk` clears, moves, exports and imports whole tubes.
+Errors are classes under :class:`ClientError` (tree in :mod:`tubeworks.client.errors`): one per
+error reply (``NotFound``, ``TimedOut``, ``DeadlineSoon``...), ``ConnectionBroken`` when the peer
+broke the connection, ``ClientClosed`` when you closed it. A client is one connection: do not share
+it between threads or tasks (that raises ``ClientBusy``); ``Client.abort()`` is the one call
+another thread may make, to end a blocked ``reserve()``.
 """
 
 from tubeworks.client._base import DEFAULT_PRIORITY, DEFAULT_TTR, JobSpec
