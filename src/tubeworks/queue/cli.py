@@ -64,6 +64,8 @@ Options:
  --unix-mode MODE          permissions of the unix socket file, e.g. 0660
  --metrics-port PORT       serve Prometheus metrics at http://ADDR:PORT/metrics
  --metrics-listen ADDR     address for the metrics endpoint (default 127.0.0.1)
+ --store URL               keep jobs in PostgreSQL (postgresql://...[?schema=NAME]); servers
+                           on one database share every tube (docs/queue-postgresql.md)
  --import-beanstalkd-binlog DIR
                            load the jobs of a beanstalkd binlog directory (format 7) at
                            start; with -b they are written to our log, so import once
@@ -109,6 +111,7 @@ class QueueOptions:
     unix_mode: int | None = None
     metrics_port: int | None = None  # serve Prometheus /metrics on this port
     metrics_listen: str = "127.0.0.1"
+    store: str | None = None  # postgresql:// URL: jobs live in PostgreSQL, not in memory
     warnings: tuple[str, ...] = field(default=())
 
 
@@ -136,10 +139,11 @@ _LONG: Final = {
     "--unix-mode": "unix_mode",
     "--metrics-port": "metrics_port",
     "--metrics-listen": "metrics_listen",
+    "--store": "store",
 }
 # long-only options that take a path, and those that take a positive whole number
 _LONG_PATHS: Final = frozenset(
-    {"tls_cert", "tls_key", "tls_client_ca", "auth_file", "metrics_listen"}
+    {"tls_cert", "tls_key", "tls_client_ca", "auth_file", "metrics_listen", "store"}
 )
 _LONG_NUMBERS: Final = frozenset(
     {"max_connections", "max_tubes", "max_pending_bytes", "idle_timeout", "metrics_port"}
@@ -285,7 +289,13 @@ def run(opts: QueueOptions) -> int:
     gc.set_threshold(100_000, 50, 100)
 
     async def main() -> int:
-        core = QueueCore(max_job_size=opts.max_job_size, started_at=time.time())
+        core: Any = QueueCore(max_job_size=opts.max_job_size, started_at=time.time())
+        if opts.store is not None:
+            from tubeworks.queue.pgstore.cli import open_for_cli
+
+            core = await open_for_cli(opts)
+            if isinstance(core, int):
+                return core  # the exit status; the reason was printed
         core.max_tubes = opts.max_tubes
         try:
             protections = _protections(opts)
@@ -342,6 +352,8 @@ def run(opts: QueueOptions) -> int:
                 metrics.close()
             if wal is not None:
                 wal.close()
+            if opts.store is not None:
+                await core.close()
         return 0
 
     return _run_loop(main())

@@ -1,0 +1,963 @@
+"""The queue store kept in PostgreSQL: many servers, one set of tubes.
+
+Theory of operation
+-------------------
+Jobs, pauses and id sequences live in the database; connections (what each client uses,
+watches and holds) live in the server process. Every command that needs the database answers
+asynchronously (see :mod:`tubeworks.queue.store`): the method sets ``conn.waiting``, starts a
+task, and the task delivers the reply. One client's commands therefore run strictly in order,
+while different clients' queries run concurrently on a small pool.
+
+Reserving is one UPDATE that takes the best ready job of the watched tubes with
+``FOR UPDATE SKIP LOCKED`` (``sql.RESERVE``), so two servers never hand out one job and never
+wait for each other. A reservation records its server and connection; release, bury, touch and
+delete check both in the same statement, so the database, not this process, decides ownership.
+
+Waking blocked reservers: a put, release, kick or promotion on any server is announced with
+``pg_notify`` on the schema's channel; each server keeps its blocked clients in arrival order and,
+for a tube that got jobs, "pumps": tries the first idle waiter watching it, and on success the
+next, until a try finds nothing. A try that finds nothing while the tube was announced again
+retries, so no wake-up is lost between the query and the announcement.
+
+Time: each server keeps one timer heap of moments it must "sweep" (``sql.SWEEP``: make due
+delayed jobs ready, end expired reservations): the ready time of every delayed job announced by
+any server, and the deadline of each reservation it handed out. A housekeeping pass every
+:data:`HOUSEKEEPING_SECONDS` also sweeps, which is what returns the jobs of a server that died
+(at its TTR, at most that much later). Housekeeping also writes this server's heartbeat, its
+clients' tube use and its counters, from which every server's ``stats`` adds up global figures.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import logging
+import os
+import platform
+import resource
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, Final
+
+from tubeworks.queue import protocol as P
+from tubeworks.queue.core import PROTOCOL_VERSION, _format_stats, _server_id, _yaml_list
+from tubeworks.queue.jobs import BURIED, DELAYED, READY, RESERVED
+from tubeworks.queue.pgstore import sql
+from tubeworks.queue.pgstore.conn import Deliver, PgConn
+from tubeworks.queue.pgstore.db import DatabaseError, Listener, Pool, Target, migrate
+
+log = logging.getLogger("tubeworks.queue.pgstore")
+
+#: Heartbeat, counters, tube use and a catch-all sweep run this often.
+HOUSEKEEPING_SECONDS: Final = 1.0
+#: A server silent this long is dead: its clients' tube use no longer counts.
+DEAD_AFTER_SECONDS: Final = 10.0
+#: Job ids taken from the sequence at once.
+ID_BLOCK: Final = 32
+DEFAULT: Final = b"default"
+
+_STATE_NAMES: Final = {
+    READY: b"ready", RESERVED: b"reserved", BURIED: b"buried", DELAYED: b"delayed"
+}
+
+
+def _reply_job(word: bytes, job_id: int, body: bytes) -> bytes:
+    return b"%s %d %d\r\n%s" % (word, job_id, len(body) - 2, body)
+
+
+class PgStore:
+    """A :class:`~tubeworks.queue.store.Store` on PostgreSQL. Create with :func:`open_store`."""
+
+    def __init__(self, target: Target, *, max_job_size: int, started_at: float) -> None:
+        self.target = target
+        self.max_job_size = max_job_size
+        self.started_at = started_at
+        self.cmd_counts = [0] * len(P.Op)
+        self.draining = False
+        self.access_refusals = 0
+        self.limit_refusals = 0
+        self.report_limits = False
+        self.max_tubes: int | None = None  # not enforced with a shared store
+        self.server_id = _server_id()
+        self.pool = Pool(target)
+        self.listener = Listener(target, self._on_notify, self._on_listener_reconnect)
+        self.loop = asyncio.get_running_loop()
+        self.conns: dict[int, PgConn] = {}
+        self._next_conn = 1
+        self.total_connections = 0
+        self.job_timeouts = 0
+        self.total_jobs = 0
+        self.tube_counts: dict[tuple[bytes, str], int] = {}  # (tube, name) -> this server's count
+        self._refs: dict[bytes, list[int]] = {DEFAULT: [0, 0]}  # tube -> [using, watching]
+        self._tube_order: list[bytes] = [DEFAULT]  # list-tubes order (beanstalkd's swap removal)
+        self._ids: list[int] = []
+        self._burn = 0
+        self._id_lock = asyncio.Lock()
+        self._waiters: dict[PgConn, None] = {}  # blocked (or trying) reservers, arrival order
+        self._gen: dict[bytes, int] = {}  # per tube: how often it was announced
+        self._pumping: set[bytes] = set()
+        self._repump: set[bytes] = set()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._due: list[tuple[float, int, Any]] = []  # (when, seq, what) sweep moments
+        self._due_seq = 0
+        self._due_timer: asyncio.TimerHandle | None = None
+        self._due_at: float | None = None
+        self._housekeeper: asyncio.Task[None] | None = None
+        self._snapshot_dirty = True
+        self._saved_counters: dict[tuple[bytes, str], int] = {}
+        self._closing = False
+
+    # --- life cycle ----------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        now = time.time()
+        await self.pool.fetch(
+            sql.REGISTER,
+            {"id": self.server_id, "now": now, "pid": os.getpid(), "host": platform.node()},
+        )
+        self.listener.start()
+        try:
+            await asyncio.wait_for(self.listener.connected.wait(), 10)
+        except TimeoutError:
+            log.warning("LISTEN connection not up yet; blocked reserves poll until it is")
+        self._housekeeper = self.loop.create_task(self._housekeeping())
+
+    async def close(self) -> None:
+        """Finish in-flight work (closed clients' reservations are released), then leave."""
+        self._closing = True
+        for conn in list(self.conns.values()):
+            self.disconnect(conn, time.time())
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=5)
+        if self._housekeeper is not None:
+            self._housekeeper.cancel()
+        if self._due_timer is not None:
+            self._due_timer.cancel()
+        await self.listener.stop()
+        try:
+            await self._save_counters()
+            await self.pool.fetch(sql.UNREGISTER, {"me": self.server_id})
+        except DatabaseError as exc:
+            log.warning("could not deregister from the database: %s", exc)
+        await self.pool.close()
+
+    # --- plumbing ------------------------------------------------------------------------------
+
+    def _spawn(self, coro: Awaitable[Any]) -> asyncio.Task[Any]:
+        task: asyncio.Task[Any] = self.loop.create_task(coro)  # type: ignore[arg-type]
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    def _answer(self, conn: PgConn, coro: Awaitable[bytes | None]) -> None:
+        """Run ``coro`` for ``conn`` and deliver its reply (None: the coroutine will)."""
+        conn.waiting = True
+        conn.busy = self._spawn(self._run_answer(conn, coro))
+
+    async def _run_answer(self, conn: PgConn, coro: Awaitable[bytes | None]) -> None:
+        try:
+            reply = await coro
+        except DatabaseError as exc:
+            log.error("database error, answering INTERNAL_ERROR: %s", exc)
+            self._forget_waiter(conn)
+            reply = P.INTERNAL_ERROR
+        if reply is None:
+            return
+        conn.waiting = False
+        if not conn.closed:
+            conn.deliver(reply)
+
+    def _notify(self, kind: str, tube: bytes, at: float = 0.0) -> None:
+        """Tell the other servers (fire and forget; they also sweep and poll as a fallback)."""
+        self._spawn(self._send_notify(self._payload(kind, tube, at)))
+
+    def _payload(self, kind: str, tube: bytes, at: float) -> str:
+        return f"{self.server_id} {kind} {at!r} {tube.hex()}"
+
+    async def _send_notify(self, payload: str) -> None:
+        try:
+            await self.pool.fetch(sql.NOTIFY, {"channel": self.target.channel, "payload": payload})
+        except DatabaseError as exc:
+            log.warning("cannot notify other servers: %s", exc)
+
+    def _on_notify(self, payload: str) -> None:
+        try:
+            sender, kind, at_text, tube_hex = payload.split(" ")
+            tube, at = bytes.fromhex(tube_hex), float(at_text)
+        except ValueError:
+            log.warning("ignoring a malformed notification %r", payload)
+            return
+        if sender == self.server_id:
+            return
+        if kind == "r":
+            self._ready(tube)
+        elif kind in ("d", "p"):
+            self._sweep_at(at, tube if kind == "p" else None)
+
+    def _on_listener_reconnect(self) -> None:
+        for tube in self._waiting_tubes():
+            self._ready(tube)
+        self._sweep_at(time.time(), None)
+
+    # --- connections ---------------------------------------------------------------------------
+
+    def connect(self, deliver: Deliver) -> PgConn:
+        conn = PgConn(self._next_conn, deliver)
+        self._next_conn += 1
+        self.conns[conn.id] = conn
+        self.total_connections += 1
+        self._ref(DEFAULT, 1, 1)
+        return conn
+
+    def disconnect(self, conn: PgConn, now: float) -> None:
+        if self.conns.pop(conn.id, None) is None:
+            return
+        conn.closed = True
+        self._forget_waiter(conn)
+        self._unref(conn.use, 1, 0)
+        for tube in conn.watch:
+            self._unref(tube, 0, 1)
+        self._spawn(self._release_all(conn))
+
+    async def _release_all(self, conn: PgConn) -> None:
+        if conn.busy is not None and not conn.busy.done():
+            await asyncio.wait([conn.busy])
+        if not conn.reserved:
+            return
+        ids = list(conn.reserved)
+        conn.reserved.clear()
+        try:
+            rows = await self.pool.fetch(
+                sql.RELEASE_ALL, {"ids": ids, "owner": self.server_id, "conn": conn.id}
+            )
+        except DatabaseError as exc:
+            log.error("cannot release a closed client's jobs (they return at their TTR): %s", exc)
+            return
+        for tube in {r[0] for r in rows}:
+            self._ready(tube)
+            self._notify("r", tube)
+
+    def give_up_waiting(self, conn: PgConn) -> None:
+        if conn.blocked and not conn.attempting:
+            self._forget_waiter(conn)
+            conn.waiting = False
+            conn.deliver(P.TIMED_OUT)
+
+    def _ref(self, tube: bytes, using: int, watching: int) -> None:
+        refs = self._refs.get(tube)
+        if refs is None:
+            refs = self._refs[tube] = [0, 0]
+            if tube not in self._tube_order:
+                self._tube_order.append(tube)
+        refs[0] += using
+        refs[1] += watching
+        self._snapshot_dirty = True
+
+    def _unref(self, tube: bytes, using: int, watching: int) -> None:
+        refs = self._refs[tube]
+        refs[0] -= using
+        refs[1] -= watching
+        if refs == [0, 0] and tube != DEFAULT:
+            del self._refs[tube]
+        self._snapshot_dirty = True
+
+    # --- producer commands ---------------------------------------------------------------------
+
+    def put(self, conn: PgConn, pri: int, delay: int, ttr: int, body: bytes, now: float) -> bytes | None:  # noqa: E501
+        self.cmd_counts[P.Op.PUT] += 1
+        conn.producer = True
+        if self._ids and not self._burn:
+            job_id: int | None = self._ids.pop()
+        else:
+            job_id = None  # taken in the task
+        if self.draining:
+            if job_id is None:
+                self._burn += 1
+            return P.DRAINING
+        self._answer(conn, self._put(conn.use, job_id, pri, delay, max(ttr, 1), body, now))
+        return None
+
+    async def _next_id(self) -> int:
+        async with self._id_lock:
+            while not self._ids or self._burn:
+                if not self._ids:
+                    rows = await self.pool.fetch(sql.TAKE_IDS, {"n": ID_BLOCK})
+                    self._ids = sorted((r[0] for r in rows), reverse=True)
+                while self._burn and self._ids:
+                    self._ids.pop()
+                    self._burn -= 1
+            return self._ids.pop()
+
+    async def _put(
+        self, tube: bytes, job_id: int | None, pri: int, delay: int, ttr: int, body: bytes,
+        now: float,
+    ) -> bytes:
+        if job_id is None:
+            job_id = await self._next_id()
+        ready_at = now + delay if delay else 0.0
+        await self.pool.fetch(
+            sql.PUT,
+            {
+                "id": job_id, "tube": tube, "state": DELAYED if delay else READY, "pri": pri,
+                "delay": delay, "ttr": ttr, "body": body, "now": now, "ready_at": ready_at,
+            },
+        )
+        self.total_jobs += 1
+        self._count(tube, "total-jobs")
+        if delay:
+            self._sweep_at(ready_at, None)
+            self._notify("d", tube, ready_at)
+        else:
+            self._ready(tube)
+            self._notify("r", tube)
+        return b"INSERTED %d\r\n" % job_id
+
+    def put_bad_body(self, conn: PgConn) -> bytes | None:
+        self.cmd_counts[P.Op.PUT] += 1
+        conn.producer = True
+        if self._ids and not self._burn:
+            self._ids.pop()
+        else:
+            self._burn += 1
+        return P.EXPECTED_CRLF
+
+    def use(self, conn: PgConn, name: bytes) -> bytes | None:
+        self.cmd_counts[P.Op.USE] += 1
+        self._ref(name, 1, 0)
+        self._unref(conn.use, 1, 0)
+        conn.use = name
+        return b"USING %s\r\n" % name
+
+    # --- worker commands -----------------------------------------------------------------------
+
+    def reserve(self, conn: PgConn, timeout: int | None, now: float) -> bytes | None:
+        self.cmd_counts[P.Op.RESERVE if timeout is None else P.Op.RESERVE_TIMEOUT] += 1
+        conn.worker = True
+        conn.timeout_at = None if timeout is None else now + timeout
+        self._waiters[conn] = None
+        self._answer(conn, self._reserve(conn))
+        return None
+
+    async def _reserve(self, conn: PgConn) -> bytes | None:
+        reply = await self._attempt(conn)
+        if reply is not None:
+            return reply
+        now = time.time()
+        if conn.deadline_soon(now):
+            self._forget_waiter(conn)
+            return P.DEADLINE_SOON
+        if conn.timeout_at is not None and conn.timeout_at <= now:
+            self._forget_waiter(conn)
+            return P.TIMED_OUT
+        conn.blocked = True
+        self._arm_wait(conn, now)
+        return None
+
+    async def _attempt(self, conn: PgConn) -> bytes | None:
+        """Try to reserve for a waiting ``conn``; retry while its tubes are announced meanwhile."""
+        conn.attempting = True
+        try:
+            while True:
+                gens = [self._gen.get(t, 0) for t in conn.watch]
+                now = time.time()
+                rows = await self.pool.fetch(
+                    sql.RESERVE,
+                    {"owner": self.server_id, "conn": conn.id, "tubes": conn.watch, "now": now},
+                )
+                if rows:
+                    job_id, deadline, body = rows[0]
+                    self._took(conn, job_id, deadline)
+                    self._forget_waiter(conn)
+                    return _reply_job(b"RESERVED", job_id, body)
+                if gens == [self._gen.get(t, 0) for t in conn.watch]:
+                    return None
+        finally:
+            conn.attempting = False
+
+    def _took(self, conn: PgConn, job_id: int, deadline: float) -> None:
+        conn.reserved[job_id] = deadline
+        self._sweep_at(deadline, (conn, job_id))
+
+    def _forget_waiter(self, conn: PgConn) -> None:
+        self._waiters.pop(conn, None)
+        conn.blocked = False
+        if conn.timer is not None:
+            conn.timer.cancel()
+            conn.timer = None
+
+    def _arm_wait(self, conn: PgConn, now: float) -> None:
+        wake = conn.wake_time(now)
+        if conn.timer is not None:
+            conn.timer.cancel()
+            conn.timer = None
+        if wake is not None:
+            conn.timer = self.loop.call_later(max(0.0, wake - now), self._wait_timer, conn)
+
+    def _wait_timer(self, conn: PgConn) -> None:
+        conn.timer = None
+        if not conn.blocked:
+            return
+        now = time.time()
+        soon = conn.deadline_soon(now)
+        if not soon and (conn.timeout_at is None or conn.timeout_at > now):
+            self._arm_wait(conn, now)
+            return
+        self._forget_waiter(conn)
+        conn.waiting = False
+        conn.deliver(P.DEADLINE_SOON if soon else P.TIMED_OUT)
+
+    def _waiting_tubes(self) -> set[bytes]:
+        return {t for c in self._waiters for t in c.watch}
+
+    def _ready(self, tube: bytes) -> None:
+        """``tube`` may have ready jobs now: hand them to blocked reservers."""
+        self._gen[tube] = self._gen.get(tube, 0) + 1
+        if not self._waiters:
+            return
+        if tube in self._pumping:
+            self._repump.add(tube)
+        elif any(tube in c.watch for c in self._waiters):
+            self._pumping.add(tube)
+            self._spawn(self._pump(tube))
+
+    async def _pump(self, tube: bytes) -> None:
+        try:
+            while True:
+                self._repump.discard(tube)
+                conn = next(
+                    (c for c in self._waiters
+                     if c.blocked and not c.attempting and tube in c.watch),
+                    None,
+                )
+                if conn is not None:
+                    task = self._spawn(self._serve_blocked(conn))
+                    conn.busy = task
+                    if await task:
+                        continue
+                if tube not in self._repump:
+                    return
+        finally:
+            self._pumping.discard(tube)
+
+    async def _serve_blocked(self, conn: PgConn) -> bool:
+        try:
+            reply = await self._attempt(conn)
+        except DatabaseError as exc:
+            log.error("reserve failed, the client keeps waiting: %s", exc)
+            return False
+        if reply is None:
+            if conn.blocked and conn.timer is None:
+                self._wait_timer(conn)  # its timer fired during the attempt
+            return False
+        conn.waiting = False
+        if not conn.closed:
+            conn.deliver(reply)
+        return True
+
+    def reserve_job(self, conn: PgConn, job_id: int, now: float) -> bytes | None:
+        conn.worker = True
+        self._answer(conn, self._reserve_job(conn, job_id, now))
+        return None
+
+    async def _reserve_job(self, conn: PgConn, job_id: int, now: float) -> bytes:
+        rows = await self.pool.fetch(
+            sql.RESERVE_JOB, {"owner": self.server_id, "conn": conn.id, "id": job_id, "now": now}
+        )
+        if not rows:
+            return P.NOT_FOUND
+        job_id, deadline, body = rows[0]
+        self._took(conn, job_id, deadline)
+        return _reply_job(b"RESERVED", job_id, body)
+
+    def _mine(self, conn: PgConn, job_id: int, now: float) -> dict[str, Any]:
+        return {"id": job_id, "owner": self.server_id, "conn": conn.id, "now": now}
+
+    def delete(self, conn: PgConn, job_id: int) -> bytes | None:
+        self.cmd_counts[P.Op.DELETE] += 1
+        self._answer(conn, self._delete(conn, job_id))
+        return None
+
+    async def _delete(self, conn: PgConn, job_id: int) -> bytes:
+        rows = await self.pool.fetch(sql.DELETE, self._mine(conn, job_id, time.time()))
+        if not rows:
+            return P.NOT_FOUND
+        conn.reserved.pop(job_id, None)
+        self._count(rows[0][0], "cmd-delete")
+        return P.DELETED
+
+    def release(self, conn: PgConn, job_id: int, pri: int, delay: int, now: float) -> bytes | None:
+        self.cmd_counts[P.Op.RELEASE] += 1
+        if job_id not in conn.reserved:
+            return P.NOT_FOUND
+        self._answer(conn, self._release(conn, job_id, pri, delay, now))
+        return None
+
+    async def _release(self, conn: PgConn, job_id: int, pri: int, delay: int, now: float) -> bytes:
+        rows = await self.pool.fetch(
+            sql.RELEASE, {**self._mine(conn, job_id, now), "pri": pri, "delay": delay}
+        )
+        conn.reserved.pop(job_id, None)
+        if not rows:
+            return P.NOT_FOUND
+        tube, ready_at = rows[0]
+        if delay:
+            self._sweep_at(ready_at, None)
+            self._notify("d", tube, ready_at)
+        else:
+            self._ready(tube)
+            self._notify("r", tube)
+        return P.RELEASED
+
+    def bury(self, conn: PgConn, job_id: int, pri: int) -> bytes | None:
+        self.cmd_counts[P.Op.BURY] += 1
+        if job_id not in conn.reserved:
+            return P.NOT_FOUND
+        self._answer(conn, self._bury(conn, job_id, pri))
+        return None
+
+    async def _bury(self, conn: PgConn, job_id: int, pri: int) -> bytes:
+        params = {**self._mine(conn, job_id, time.time()), "pri": pri}
+        rows = await self.pool.fetch(sql.BURY, params)
+        conn.reserved.pop(job_id, None)
+        return P.BURIED if rows else P.NOT_FOUND
+
+    def touch(self, conn: PgConn, job_id: int, now: float) -> bytes | None:
+        self.cmd_counts[P.Op.TOUCH] += 1
+        if job_id not in conn.reserved:
+            return P.NOT_FOUND
+        self._answer(conn, self._touch(conn, job_id, now))
+        return None
+
+    async def _touch(self, conn: PgConn, job_id: int, now: float) -> bytes:
+        rows = await self.pool.fetch(sql.TOUCH, self._mine(conn, job_id, now))
+        if not rows:
+            conn.reserved.pop(job_id, None)
+            return P.NOT_FOUND
+        self._took(conn, job_id, rows[0][0])
+        return P.TOUCHED
+
+    def watch(self, conn: PgConn, name: bytes) -> bytes | None:
+        self.cmd_counts[P.Op.WATCH] += 1
+        if name not in conn.watch:
+            conn.watch.append(name)
+            self._ref(name, 0, 1)
+        return b"WATCHING %d\r\n" % len(conn.watch)
+
+    def ignore(self, conn: PgConn, name: bytes) -> bytes | None:
+        self.cmd_counts[P.Op.IGNORE] += 1
+        if name not in conn.watch:
+            return b"WATCHING %d\r\n" % len(conn.watch)
+        if len(conn.watch) == 1:
+            return P.NOT_IGNORED
+        index = conn.watch.index(name)
+        last = conn.watch.pop()
+        if index < len(conn.watch):
+            conn.watch[index] = last  # beanstalkd's swap removal
+        self._unref(name, 0, 1)
+        return b"WATCHING %d\r\n" % len(conn.watch)
+
+    # --- inspection and admin ------------------------------------------------------------------
+
+    def _peek(self, conn: PgConn, op: P.Op, query: str, params: dict[str, Any]) -> None:
+        self.cmd_counts[op] += 1
+        self._answer(conn, self._found(query, params))
+
+    async def _found(self, query: str, params: dict[str, Any]) -> bytes:
+        rows = await self.pool.fetch(query, params)
+        return _reply_job(b"FOUND", rows[0][0], rows[0][1]) if rows else P.NOT_FOUND
+
+    def peek(self, conn: PgConn, job_id: int) -> bytes | None:
+        self._peek(conn, P.Op.PEEK, sql.PEEK, {"id": job_id})
+        return None
+
+    def peek_ready(self, conn: PgConn) -> bytes | None:
+        self._peek(conn, P.Op.PEEK_READY, sql.PEEK_READY, {"tube": conn.use})
+        return None
+
+    def peek_delayed(self, conn: PgConn) -> bytes | None:
+        self._peek(conn, P.Op.PEEK_DELAYED, sql.PEEK_DELAYED, {"tube": conn.use})
+        return None
+
+    def peek_buried(self, conn: PgConn) -> bytes | None:
+        self._peek(conn, P.Op.PEEK_BURIED, sql.PEEK_BURIED, {"tube": conn.use})
+        return None
+
+    def kick(self, conn: PgConn, bound: int, now: float) -> bytes | None:
+        self.cmd_counts[P.Op.KICK] += 1
+        self._answer(conn, self._kick(conn.use, bound))
+        return None
+
+    async def _kick(self, tube: bytes, bound: int) -> bytes:
+        params = {"tube": tube, "n": bound}
+        rows = await self.pool.fetch(sql.KICK_BURIED, params) if bound else []
+        if not rows and not await self.pool.fetch(sql.HAS_BURIED, params):
+            rows = await self.pool.fetch(sql.KICK_DELAYED, params) if bound else []
+        if rows:
+            self._ready(tube)
+            self._notify("r", tube)
+        return b"KICKED %d\r\n" % len(rows)
+
+    def kick_job(self, conn: PgConn, job_id: int, now: float) -> bytes | None:
+        self._answer(conn, self._kick_job(job_id))
+        return None
+
+    async def _kick_job(self, job_id: int) -> bytes:
+        rows = await self.pool.fetch(sql.KICK_JOB, {"id": job_id})
+        if not rows:
+            return P.NOT_FOUND
+        self._ready(rows[0][0])
+        self._notify("r", rows[0][0])
+        return P.KICKED
+
+    def pause_tube(self, conn: PgConn, name: bytes, delay: int, now: float) -> bytes | None:
+        self.cmd_counts[P.Op.PAUSE_TUBE] += 1
+        self._answer(conn, self._pause_tube(name, delay, now))
+        return None
+
+    async def _pause_tube(self, name: bytes, delay: int, now: float) -> bytes:
+        if not await self._tube_exists(name):
+            return P.NOT_FOUND
+        at = now + delay if delay else now
+        await self.pool.fetch(sql.PAUSE, {"tube": name, "pause": delay, "at": at})
+        if delay:
+            self._sweep_at(at, name)
+            self._notify("p", name, at)
+        else:
+            self._ready(name)
+            self._notify("r", name)
+        return P.PAUSED
+
+    def list_tubes(self, conn: PgConn) -> bytes | None:
+        self.cmd_counts[P.Op.LIST_TUBES] += 1
+        self._answer(conn, self._list_tubes())
+        return None
+
+    async def _list_tubes(self) -> bytes:
+        return _yaml_list(await self._tube_names())
+
+    async def _tube_names(self) -> list[bytes]:
+        """Every tube that exists on any server, in this server's list-tubes order."""
+        alive = {r[0] for r in await self.pool.fetch(sql.TUBES_WITH_JOBS)}
+        alive.update(r[0] for r in await self._others_tubes())
+        alive.update(self._refs)
+        order = self._tube_order
+        i = 0
+        while i < len(order):
+            if order[i] in alive:
+                i += 1
+                continue
+            last = order.pop()
+            if i < len(order):
+                order[i] = last
+        known = set(order)
+        order.extend(sorted(alive - known))
+        return list(order)
+
+    async def _tube_exists(self, name: bytes) -> bool:
+        if name in self._refs:
+            return True
+        if await self.pool.fetch(sql.TUBE_HAS_JOBS, {"tube": name}):
+            return True
+        return any(r[0] == name for r in await self._others_tubes())
+
+    async def _others_tubes(self) -> list[Any]:
+        return await self.pool.fetch(
+            sql.OTHERS_TUBES,
+            {"me": self.server_id, "alive_after": time.time() - DEAD_AFTER_SECONDS},
+        )
+
+    def list_tube_used(self, conn: PgConn) -> bytes | None:
+        self.cmd_counts[P.Op.LIST_TUBE_USED] += 1
+        return b"USING %s\r\n" % conn.use
+
+    def list_tubes_watched(self, conn: PgConn) -> bytes | None:
+        self.cmd_counts[P.Op.LIST_TUBES_WATCHED] += 1
+        return _yaml_list(conn.watch)
+
+    def stats_job(self, conn: PgConn, job_id: int, now: float) -> bytes | None:
+        self.cmd_counts[P.Op.STATS_JOB] += 1
+        self._answer(conn, self._stats_job(job_id, now))
+        return None
+
+    async def _stats_job(self, job_id: int, now: float) -> bytes:
+        rows = await self.pool.fetch(sql.STATS_JOB, {"id": job_id})
+        if not rows:
+            return P.NOT_FOUND
+        (job_id, tube, state, pri, created, delay, ttr, ready_at, deadline,
+         reserves, timeouts, releases, buries, kicks) = rows[0]
+        if state == RESERVED:
+            time_left = int(deadline - now)
+        elif state == DELAYED:
+            time_left = int(ready_at - now)
+        else:
+            time_left = 0
+        body = (
+            b"---\nid: %d\ntube: \"%s\"\nstate: %s\npri: %d\nage: %d\ndelay: %d\nttr: %d\n"
+            b"time-left: %d\nfile: 0\nreserves: %d\ntimeouts: %d\nreleases: %d\nburies: %d\n"
+            b"kicks: %d\n"
+            % (job_id, tube, _STATE_NAMES[state], pri, int(now - created), delay, ttr,
+               time_left, reserves, timeouts, releases, buries, kicks)
+        )
+        return b"OK %d\r\n%s\r\n" % (len(body), body)
+
+    def stats_tube(self, conn: PgConn, name: bytes, now: float) -> bytes | None:
+        self.cmd_counts[P.Op.STATS_TUBE] += 1
+        self._answer(conn, self._stats_tube(name, now))
+        return None
+
+    async def _stats_tube(self, name: bytes, now: float) -> bytes:
+        rows = await self.pool.fetch(sql.TUBE_COUNTS, {"tube": name})
+        counts = {r[0]: (r[1], r[2]) for r in rows}
+        others = [r for r in await self._others_tubes() if r[0] == name]
+        if not counts and not others and name not in self._refs:
+            return P.NOT_FOUND
+        using, watching = self._refs.get(name, (0, 0))
+        waiting = sum(1 for c in self._waiters if c.blocked and name in c.watch)
+        for _, o_using, o_watching, o_waiting in others:
+            using, watching, waiting = using + o_using, watching + o_watching, waiting + o_waiting
+        totals = await self._global_counters()
+        pause_rows = await self.pool.fetch(sql.TUBE_PAUSE, {"tube": name})
+        pause, unpause_at, cmd_pause = pause_rows[0] if pause_rows else (0, 0.0, 0)
+        paused = pause and unpause_at > now
+        body = (
+            b"---\nname: \"%s\"\ncurrent-jobs-urgent: %d\ncurrent-jobs-ready: %d\n"
+            b"current-jobs-reserved: %d\ncurrent-jobs-delayed: %d\ncurrent-jobs-buried: %d\n"
+            b"total-jobs: %d\ncurrent-using: %d\ncurrent-watching: %d\ncurrent-waiting: %d\n"
+            b"cmd-delete: %d\ncmd-pause-tube: %d\npause: %d\npause-time-left: %d\n"
+            % (
+                name, counts.get(READY, (0, 0))[1], counts.get(READY, (0, 0))[0],
+                counts.get(RESERVED, (0, 0))[0], counts.get(DELAYED, (0, 0))[0],
+                counts.get(BURIED, (0, 0))[0], totals.get((name, "total-jobs"), 0),
+                using, watching, waiting, totals.get((name, "cmd-delete"), 0), cmd_pause,
+                pause if paused else 0, int(unpause_at - now) if paused else 0,
+            )
+        )
+        return b"OK %d\r\n%s\r\n" % (len(body), body)
+
+    def stats(self, conn: PgConn, now: float) -> bytes | None:
+        self.cmd_counts[P.Op.STATS] += 1
+        self._answer(conn, self._stats(now))
+        return None
+
+    async def _stats(self, now: float) -> bytes:
+        return _format_stats(None, await self.statistics(now))  # type: ignore[arg-type]
+
+    async def statistics(self, now: float) -> dict[str, object]:
+        """Every ``stats`` field in beanstalkd's order: job counts and counters are global
+        (other servers' counters as of their last housekeeping), connections are this server's."""
+        counts = {r[0]: (r[1], r[2]) for r in await self.pool.fetch(sql.ALL_COUNTS)}
+        totals = await self._global_counters()
+        tubes = await self._tube_names()
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+
+        def total(name: str) -> int:
+            return totals.get((b"", name), 0)
+
+        stats: dict[str, object] = {
+            "current-jobs-urgent": counts.get(READY, (0, 0))[1],
+            "current-jobs-ready": counts.get(READY, (0, 0))[0],
+            "current-jobs-reserved": counts.get(RESERVED, (0, 0))[0],
+            "current-jobs-delayed": counts.get(DELAYED, (0, 0))[0],
+            "current-jobs-buried": counts.get(BURIED, (0, 0))[0],
+        }
+        for op in _STATS_OPS:
+            stats[f"cmd-{op.name.lower().replace('_', '-')}"] = total(_op_key(op))
+        stats["cmd-reserve-with-timeout"] = stats.pop("cmd-reserve-timeout")
+        ordered = {k: stats[k] for k in _STATS_ORDER}
+        ordered.update({
+            "job-timeouts": total("job-timeouts"),
+            "total-jobs": total("total-jobs"),
+            "max-job-size": self.max_job_size,
+            "current-tubes": len(tubes),
+            "current-connections": len(self.conns),
+            "current-producers": sum(1 for c in self.conns.values() if c.producer),
+            "current-workers": sum(1 for c in self.conns.values() if c.worker),
+            "current-waiting": sum(1 for c in self.conns.values() if c.blocked),
+            "total-connections": total("total-connections"),
+            "pid": os.getpid(),
+            "version": PROTOCOL_VERSION,
+            "rusage-utime": usage.ru_utime,
+            "rusage-stime": usage.ru_stime,
+            "uptime": int(now - self.started_at),
+            "binlog-oldest-index": 0,
+            "binlog-current-index": 0,
+            "binlog-records-migrated": 0,
+            "binlog-records-written": 0,
+            "binlog-max-size": 10485760,
+            "draining": self.draining,
+            "id": self.server_id,
+            "hostname": platform.node(),
+            "os": os.uname().version,
+            "platform": os.uname().machine,
+        })
+        if self.report_limits:
+            ordered["access-refusals"] = self.access_refusals
+            ordered["limit-refusals"] = self.limit_refusals
+        return ordered
+
+    # --- counters ------------------------------------------------------------------------------
+
+    def _count(self, tube: bytes, name: str) -> None:
+        key = (tube, name)
+        self.tube_counts[key] = self.tube_counts.get(key, 0) + 1
+
+    def _my_counters(self) -> dict[tuple[bytes, str], int]:
+        mine = dict(self.tube_counts)
+        for op in _STATS_OPS:
+            mine[(b"", _op_key(op))] = self.cmd_counts[op]
+        mine[(b"", "job-timeouts")] = self.job_timeouts
+        mine[(b"", "total-jobs")] = self.total_jobs
+        mine[(b"", "total-connections")] = self.total_connections
+        return mine
+
+    async def _global_counters(self) -> dict[tuple[bytes, str], int]:
+        totals = self._my_counters()
+        for tube, name, value in await self.pool.fetch(sql.OTHERS_COUNTERS, {"me": self.server_id}):
+            totals[(tube, name)] = totals.get((tube, name), 0) + int(value)
+        return totals
+
+    async def _save_counters(self) -> None:
+        mine = self._my_counters()
+        changed = {k: v for k, v in mine.items() if self._saved_counters.get(k) != v}
+        if not changed:
+            return
+        async with self.pool.connection() as db, db.transaction():
+            for (tube, name), value in changed.items():
+                await db.execute(
+                    sql.SAVE_COUNTER.encode(),
+                    {"me": self.server_id, "tube": tube, "name": name, "value": value},
+                )
+        self._saved_counters.update(changed)
+
+    async def _save_tubes(self) -> None:
+        if not self._snapshot_dirty:
+            return
+        self._snapshot_dirty = False
+        waiting: dict[bytes, int] = {}
+        for c in self._waiters:
+            for t in c.watch:
+                waiting[t] = waiting.get(t, 0) + 1
+        async with self.pool.connection() as db, db.transaction():
+            await db.execute(sql.CLEAR_MY_TUBES.encode(), {"me": self.server_id})
+            for tube, (using, watching) in self._refs.items():
+                await db.execute(
+                    sql.SAVE_MY_TUBE.encode(),
+                    {"me": self.server_id, "tube": tube, "using": using, "watching": watching,
+                     "waiting": waiting.get(tube, 0)},
+                )
+
+    # --- time ----------------------------------------------------------------------------------
+
+    def next_wakeup(self) -> float | None:
+        return None  # this store keeps its own timers
+
+    def tick(self, now: float) -> None:
+        pass
+
+    def _sweep_at(self, when: float, what: Any) -> None:
+        """Sweep at ``when``: ``what`` is None (a delay ends), a tube name (a pause ends) or
+        ``(conn, job_id)`` (a reservation of ours may expire)."""
+        self._due_seq += 1
+        heapq.heappush(self._due, (when, self._due_seq, what))
+        if self._due_at is None or when < self._due_at:
+            if self._due_timer is not None:
+                self._due_timer.cancel()
+            self._due_at = when
+            self._due_timer = self.loop.call_later(max(0.0, when - time.time()), self._on_due)
+
+    def _on_due(self) -> None:
+        self._due_timer = None
+        self._due_at = None
+        now = time.time()
+        sweep = False
+        while self._due and self._due[0][0] <= now:
+            when, _, what = heapq.heappop(self._due)
+            if what is None:
+                sweep = True
+            elif isinstance(what, bytes):
+                self._ready(what)  # its pause ended
+            else:
+                conn, job_id = what
+                if conn.reserved.get(job_id) == when:
+                    sweep = True
+        if sweep:
+            self._spawn(self._sweep())
+        if self._due:
+            when = self._due[0][0]
+            self._due_at = when
+            self._due_timer = self.loop.call_later(max(0.0, when - now), self._on_due)
+
+    async def _sweep(self) -> None:
+        try:
+            rows = await self.pool.fetch(sql.SWEEP, {"now": time.time()})
+        except DatabaseError as exc:
+            log.warning("sweep failed (retried in %.0fs): %s", HOUSEKEEPING_SECONDS, exc)
+            return
+        for kind, tube, count in rows:
+            if kind == "t":
+                self.job_timeouts += int(count)
+            self._ready(tube)
+            self._notify("r", tube)
+
+    async def _housekeeping(self) -> None:
+        beat = 0
+        while True:
+            await asyncio.sleep(HOUSEKEEPING_SECONDS)
+            beat += 1
+            now = time.time()
+            try:
+                await self.pool.fetch(sql.HEARTBEAT, {"id": self.server_id, "now": now})
+                await self._save_tubes()
+                await self._save_counters()
+                if beat % 10 == 0:
+                    dead_before = now - 6 * DEAD_AFTER_SECONDS
+                    await self.pool.fetch(sql.FORGET_DEAD, {"dead_before": dead_before})
+            except DatabaseError as exc:
+                self._snapshot_dirty = True
+                log.warning("housekeeping failed: %s", exc)
+            await self._sweep()
+            if not self.listener.connected.is_set():
+                for tube in self._waiting_tubes():
+                    self._ready(tube)
+
+
+_STATS_OPS: Final = (
+    P.Op.PUT, P.Op.PEEK, P.Op.PEEK_READY, P.Op.PEEK_DELAYED, P.Op.PEEK_BURIED, P.Op.RESERVE,
+    P.Op.RESERVE_TIMEOUT, P.Op.DELETE, P.Op.RELEASE, P.Op.USE, P.Op.WATCH, P.Op.IGNORE,
+    P.Op.BURY, P.Op.KICK, P.Op.TOUCH, P.Op.STATS, P.Op.STATS_JOB, P.Op.STATS_TUBE,
+    P.Op.LIST_TUBES, P.Op.LIST_TUBE_USED, P.Op.LIST_TUBES_WATCHED, P.Op.PAUSE_TUBE,
+)
+_STATS_ORDER: Final = (
+    "current-jobs-urgent", "current-jobs-ready", "current-jobs-reserved", "current-jobs-delayed",
+    "current-jobs-buried", "cmd-put", "cmd-peek", "cmd-peek-ready", "cmd-peek-delayed",
+    "cmd-peek-buried", "cmd-reserve", "cmd-reserve-with-timeout", "cmd-delete", "cmd-release",
+    "cmd-use", "cmd-watch", "cmd-ignore", "cmd-bury", "cmd-kick", "cmd-touch", "cmd-stats",
+    "cmd-stats-job", "cmd-stats-tube", "cmd-list-tubes", "cmd-list-tube-used",
+    "cmd-list-tubes-watched", "cmd-pause-tube",
+)
+
+
+def _op_key(op: P.Op) -> str:
+    return "cmd-" + op.name.lower().replace("_", "-")
+
+
+async def open_store(url: str, *, max_job_size: int, started_at: float) -> PgStore:
+    """Check and migrate the database, register this server, start listening.
+
+    Raises ValueError for a bad URL and SchemaError when the database cannot be used.
+    """
+    from tubeworks.queue.pgstore.db import parse_target
+
+    target = parse_target(url)
+    await migrate(target)
+    store = PgStore(target, max_job_size=max_job_size, started_at=started_at)
+    try:
+        await store.start()
+    except DatabaseError as exc:
+        from tubeworks.queue.pgstore.schema import SchemaError
+
+        raise SchemaError(f"cannot register with {target}: {exc}") from exc
+    return store
+
+
+Callback = Callable[[], None]
