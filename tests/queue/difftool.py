@@ -91,7 +91,9 @@ class Read:
 
 @dataclass(frozen=True)
 class Close:
-    """Close connection ``conn`` without a word (the server sees EOF)."""
+    """Close connection ``conn`` without a word (the server sees EOF), then wait on the monitor
+    connection until the server has noticed (its current-connections drops), so the next step
+    cannot overtake the close."""
 
     conn: str
 
@@ -115,7 +117,7 @@ class WaitStat:
     For facts no reply announces: that a blocked reserve was processed (current-waiting), that
     a signal arrived (draining). The monitor connection is opened once per script and stays
     open, so connection counts stay the same on both servers; only ``cmd-stats`` varies, so
-    scripts using this drop it from comparison (``differential`` does that automatically).
+    scripts using this, Drain or Close drop it from comparison (``differential`` does that).
     """
 
     key: str
@@ -288,6 +290,8 @@ def run_script(server: RunningServer, steps: Sequence[Step]) -> Run:
                 replies = conn(step.conn).read_pending()
             elif isinstance(step, Close):
                 conns.pop(step.conn).sock.close()
+                conn(MONITOR)
+                _poll(conns[MONITOR], "current-connections", str(len(conns)))
             elif isinstance(step, ShutdownWrite):
                 c = conns[step.conn]
                 c.sock.shutdown(socket.SHUT_WR)
@@ -537,7 +541,7 @@ def differential(
             for f, first in ((f_oracle, oracle_srv), (f_cand, cand_srv)):
                 if f.exception() is None and f.result().server is not first:
                     _stop(f.result().server)  # a Restart made a new process
-    if any(isinstance(step, WaitStat | Drain) for step in steps):
+    if any(isinstance(step, WaitStat | Drain | Close) for step in steps):
         drop = {*drop, "cmd-stats"}
     problems = differences(oracle, candidate, drop)
     assert not problems, "replies differ from beanstalkd:\n" + "\n".join(problems)

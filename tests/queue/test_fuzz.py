@@ -27,7 +27,18 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from difftool import READ_TIMEOUT, Yaml, _same, normalise, parse_yaml
+from difftool import (
+    READ_TIMEOUT,
+    Close,
+    Send,
+    Step,
+    Yaml,
+    _same,
+    differences,
+    normalise,
+    parse_yaml,
+    run_script,
+)
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
@@ -355,3 +366,92 @@ def _assert_same_state(one: RunningServer, two: RunningServer, stream: bytes) ->
     one_stats = normalise(exchange(one, b"stats\r\n", []), quoted=one.kind != "beanstalkd")
     two_stats = normalise(exchange(two, b"stats\r\n", []), quoted=two.kind != "beanstalkd")
     assert _same(one_stats, two_stats), f"{stream!r}\nstats differ:\n{one_stats}\n{two_stats}"
+
+
+# --- several connections, valid commands, against beanstalkd
+
+EXACT_PUT = st.tuples(PRI, DELAY, TTR, st.binary(max_size=8)).map(
+    lambda t: b"put %d %d %d %d\r\n%s\r\n" % (t[0], t[1], t[2], len(t[3]), t[3])
+)
+SMALL_IDS = st.integers(1, 8)
+CROSS_COMMAND = st.one_of(
+    EXACT_PUT,
+    _fmt(b"use %s\r\n", NAMES),
+    _fmt(b"watch %s\r\n", NAMES),
+    _fmt(b"ignore %s\r\n", NAMES),
+    _fmt(b"delete %s\r\n", SMALL_IDS),
+    _fmt(b"release %s %s %s\r\n", SMALL_IDS, PRI, DELAY),
+    _fmt(b"bury %s %s\r\n", SMALL_IDS, PRI),
+    _fmt(b"touch %s\r\n", SMALL_IDS),
+    _fmt(b"kick-job %s\r\n", SMALL_IDS),
+    _fmt(b"reserve-job %s\r\n", SMALL_IDS),
+    _fmt(b"stats-job %s\r\n", SMALL_IDS),
+    _fmt(b"peek %s\r\n", SMALL_IDS),
+    _fmt(b"kick %s\r\n", st.integers(0, 3)),
+    _fmt(b"pause-tube %s %s\r\n", NAMES, st.sampled_from([0, 86400])),
+    _fmt(b"stats-tube %s\r\n", NAMES),
+    st.sampled_from([b"reserve-with-timeout 0\r\n", b"peek-ready\r\n", b"peek-buried\r\n",
+                     b"peek-delayed\r\n", b"list-tubes\r\n", b"list-tubes-watched\r\n",
+                     b"stats\r\n"]),
+)
+
+
+@st.composite
+def cross_scripts(draw: st.DrawFn) -> list[Step]:
+    """Steps over three connections; a connection may be closed (and later reopened)."""
+    steps: list[Step] = []
+    for _ in range(draw(st.integers(1, 25))):
+        conn = draw(st.sampled_from("abc"))
+        if draw(st.integers(0, 9)) == 0:
+            steps.append(Close(conn))
+        else:
+            steps.append(Send(conn, draw(CROSS_COMMAND)))
+    return steps
+
+
+def _drop_unopened_closes(steps: list[Step]) -> list[Step]:
+    open_: set[str] = set()
+    kept: list[Step] = []
+    for step in steps:
+        if isinstance(step, Close):
+            if step.conn not in open_:
+                continue
+            open_.discard(step.conn)
+        elif isinstance(step, Send):
+            open_.add(step.conn)
+        kept.append(step)
+    return kept
+
+
+def _settled_stats(server: RunningServer) -> Yaml | bytes:
+    """`stats` once every closed client connection has been cleaned up."""
+    deadline = time.monotonic() + READ_TIMEOUT
+    while True:
+        reply = exchange(server, b"stats\r\n", [])
+        if b"\ncurrent-connections: 1\n" in reply:
+            return normalise(reply, quoted=server.kind != "beanstalkd",
+                             drop=("total-connections", "cmd-stats"))
+        assert time.monotonic() < deadline, f"connections never closed: {reply!r}"
+        time.sleep(0.005)
+
+
+@pytest.fixture(scope="module")
+def cross_pair() -> Iterator[tuple[RunningServer, RunningServer]]:
+    """beanstalkd and ours with the same history, for the several-connection property."""
+    with running("beanstalkd") as oracle, running("tubeworks") as ours:
+        yield oracle, ours
+
+
+@FUZZ_SETTINGS
+@given(script=cross_scripts().map(_drop_unopened_closes).filter(bool))
+def test_several_connections_same_as_beanstalkd(
+    cross_pair: tuple[RunningServer, RunningServer], script: list[Step]
+) -> None:
+    """Valid commands interleaved over three connections (reserving, deleting, releasing each
+    other's jobs, closing) get the same replies from ours as from beanstalkd 1.12."""
+    oracle, ours = cross_pair
+    expected, got = run_script(oracle, script), run_script(ours, script)
+    problems = differences(expected, got, drop=("cmd-stats",))  # Close polls stats (difftool)
+    assert not problems, "\n".join(problems)
+    one, two = _settled_stats(oracle), _settled_stats(ours)
+    assert _same(one, two), f"stats differ after the script:\n{one}\n{two}"
