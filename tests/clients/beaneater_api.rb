@@ -110,6 +110,20 @@ out['stats'] = {
 }
 out['tubes'] = bs.tubes.all.map(&:name).sort
 
+# Tube#clear: deletes ready, delayed and buried jobs of one tube via peek + delete
+doomed = bs.tubes['rb-clear']
+doomed.put('ready one')
+doomed.put('delayed one', delay: 3600)
+doomed.put('to bury')
+bs.tubes.watch!('rb-clear')
+bs.tubes.reserve(0).bury
+bs.tubes.watch!('rb-api')
+before = doomed.stats
+out['clear_before'] = [before.current_jobs_ready, before.current_jobs_delayed, before.current_jobs_buried]
+doomed.clear
+after = doomed.stats
+out['clear_after'] = [after.current_jobs_ready, after.current_jobs_delayed, after.current_jobs_buried]
+
 # the worker loop: route by tube, delete on success, bury on an unexpected error
 work = bs.tubes['rb-work']
 %w[ok-1 fail ok-2 stop].each { |body| work.put(body) }

@@ -423,7 +423,8 @@ def test_drain_mode_is_reported_to_each_client(any_server: RunningServer) -> Non
 
 @pytest.mark.timeout(20)
 def test_pystalk_put_reserve_delete(any_server: RunningServer) -> None:
-    c = BeanstalkClient(any_server.host, any_server.port, socket_timeout=10, auto_decode=True)
+    uri = f"beanstalk://{any_server.host}:{any_server.port}"
+    c = BeanstalkClient.from_uri(uri, socket_timeout=10, auto_decode=True)
     try:
         status, jid = c.put_job("pystalk body", pri=5, ttr=40)
         assert status == b"INSERTED"
@@ -675,6 +676,8 @@ def test_beaneater_api(any_server: RunningServer) -> None:
     assert out["stats"]["keys"] >= 51
     assert out["tubes"] == ["default", "rb-api"]
 
+    assert out["clear_before"] == [1, 1, 1]
+    assert out["clear_after"] == [0, 0, 0]
     assert out["worker_seen"] == ["ok-1", "fail", "ok-2", "stop"]
     assert out["worker_tube"] == {"buried": 1, "ready": 0}  # "fail" was buried by the loop
 
