@@ -241,14 +241,15 @@ def test_verbose_prints_pid_bind_accept_close() -> None:
 @pytest.mark.skipif(os.geteuid() != 0, reason="only root can become another user")
 def test_user_flag_drops_privileges_after_binding() -> None:
     with running("tubeworks", "-u", "nobody") as srv:
+        s = srv.connect()
+        s.sendall(b"put 0 0 1 1\r\nx\r\n")
+        # a reply means the server is serving, which it does only after becoming the user
+        assert recv_until(s, b"\r\n") == b"INSERTED 1\r\n"
         with open(f"/proc/{srv.proc.pid}/status") as f:
             uids = next(line for line in f if line.startswith("Uid:")).split()[1:]
         import pwd
 
         assert {int(u) for u in uids} == {pwd.getpwnam("nobody").pw_uid}
-        s = srv.connect()
-        s.sendall(b"put 0 0 1 1\r\nx\r\n")
-        assert recv_until(s, b"\r\n") == b"INSERTED 1\r\n"
     out = run_cli("-p", str(free_port()), "-u", "no-such-user-here")
     assert out.returncode == 32
     assert "cannot become user no-such-user-here" in out.stderr
