@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import shutil
 import signal
+import socket
 import subprocess
 import threading
 import time
@@ -29,7 +30,7 @@ import greenstalk
 import pytest
 from pystalk import BeanstalkClient, BeanstalkError
 
-from servers import RunningServer, free_port, running
+from servers import BEANSTALKD, RunningServer, free_port, running, tubeworks_argv
 
 CLIENTS_DIR = Path(__file__).resolve().parent.parent / "clients"
 PHP = shutil.which("php")
@@ -416,6 +417,37 @@ def test_drain_mode_is_reported_to_each_client(any_server: RunningServer) -> Non
 
     out = run_client_script(PHP, "pheanstalk_draining.php", any_server.port)
     assert out == {"put": "ServerDrainingException", "draining": "true", "tubes": ["default"]}
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("kind", ["tubeworks", "beanstalkd"])
+def test_greenstalk_over_a_unix_socket(kind: str, tmp_path: Path) -> None:
+    path = str(tmp_path / "queue.sock")
+    base = [BEANSTALKD] if kind == "beanstalkd" else [*tubeworks_argv(), "queue"]
+    proc = subprocess.Popen([*base, "-l", f"unix:{path}"], stderr=subprocess.PIPE)
+    try:
+
+        def accepts() -> bool:
+            assert proc.poll() is None, proc.stderr.read() if proc.stderr else b""
+            try:
+                with socket.socket(socket.AF_UNIX) as s:
+                    s.connect(path)
+                return True
+            except OSError:
+                return False
+
+        wait_for(accepts, timeout=10)
+        with greenstalk.Client(path, use="local", watch="local") as c:
+            jid = c.put("over a unix socket")
+            job = c.reserve(timeout=0)
+            assert (job.id, job.body) == (jid, "over a unix socket")
+            c.delete(job)
+            assert c.stats()["cmd-delete"] == 1
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        if proc.stderr:
+            proc.stderr.close()
 
 
 # --------------------------------------------------------------------------- pystalk 0.9.1
