@@ -25,7 +25,7 @@ from importlib import resources
 from pathlib import Path
 from typing import IO, Any
 
-from tubeworks.client import Client, TimedOut
+from tubeworks.client import Client, ClientError, TimedOut
 from tubeworks.demo import report, wordcount
 
 INTRO_TUBE = "phpsw"
@@ -224,6 +224,13 @@ class _Consumer:
 
 def consume(port: int, expected: int, say: Say) -> tuple[Counter[str], float, dict[str, object]]:
     """Reserve, count and delete ``expected`` jobs; return word totals, seconds and queue stats."""
+    try:
+        return _consume(port, expected, say)
+    except (ClientError, ValueError) as exc:
+        raise DemoError(f"python consumer failed: {exc}") from exc
+
+
+def _consume(port: int, expected: int, say: Say) -> tuple[Counter[str], float, dict[str, object]]:
     consumer = _Consumer(port, [INTRO_TUBE, BATCH_TUBE])
     try:
         say(f"[python] consumer ({consumer.name}) watching {INTRO_TUBE!r} and {BATCH_TUBE!r}")
