@@ -253,3 +253,26 @@ def test_user_flag_drops_privileges_after_binding() -> None:
     out = run_cli("-p", str(free_port()), "-u", "no-such-user-here")
     assert out.returncode == 32
     assert "cannot become user no-such-user-here" in out.stderr
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root can become another user")
+def test_user_flag_with_a_log_directory() -> None:
+    """The log is opened as the new user, like beanstalkd (pytest's tmp dirs are private to
+    root, so this one is made where ``nobody`` can reach it)."""
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    top = Path(tempfile.mkdtemp(prefix="tubeworks-u-"))
+    try:
+        os.chmod(top, 0o755)
+        wal = top / "wal"
+        wal.mkdir()
+        os.chown(wal, 65534, 65534)
+        with running("tubeworks", "-u", "nobody", "-b", str(wal)) as srv:
+            s = srv.connect()
+            s.sendall(b"put 0 0 1 1\r\nx\r\n")
+            assert recv_until(s, b"\r\n") == b"INSERTED 1\r\n"
+        assert any(p.name.startswith("wal.") and p.stat().st_uid == 65534 for p in wal.iterdir())
+    finally:
+        shutil.rmtree(top)

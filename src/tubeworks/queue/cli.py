@@ -327,6 +327,10 @@ def run(opts: QueueOptions) -> int:
             print(f"tubeworks queue: cannot listen on {server.address}: {exc}", file=sys.stderr)
             return EXIT_BIND
         if opts.user:
+            # Import what runs later now: the new user may not be able to read our install.
+            if opts.binlog_dir is not None or opts.import_binlog is not None:
+                import tubeworks.queue.durable
+                import tubeworks.queue.wal.beanstalkd_binlog  # noqa: F401
             try:
                 _become_user(opts.user)
             except (KeyError, OSError) as exc:
