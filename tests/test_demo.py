@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from servers import free_port
-from tubeworks.demo import wordcount
+from tubeworks.demo import report, wordcount
 
 needs_php = pytest.mark.skipif(
     shutil.which("php") is None or not Path("/usr/share/php/Pheanstalk/autoload.php").exists(),
@@ -182,3 +182,37 @@ def test_expected_counts_cycles_through_lines() -> None:
     # 7 jobs: lines 1,2,3,1,2,3,1 -> "a b" three times, the others twice each.
     assert wordcount.expected_counts(lines, 7, ["a"]) == Counter({"a": 4, "b": 5, "c": 4, "d": 2})
     assert wordcount.corpus_lines("x\n\n  \ny\n") == ["x", "y"]
+
+
+def test_producer_events_read_as_steps() -> None:
+    say = report.describe_producer_event
+    assert say({"event": "use", "tube": "phpsw"}) == "[php] useTube('phpsw')"
+    assert say({"event": "bury", "id": 1, "state": "buried"}) == "[php] bury(job 1) -> state buried"
+    batch = {"event": "batch", "tube": "w", "count": 10, "first_id": 2, "last_id": 11, "seconds": 0}
+    assert (
+        say(batch)
+        == "[php] put 10 word-count jobs on 'w' (ids 2..11) in 0.00 s (too quick to time)"
+    )
+    assert say({"event": "surprise"}) == "[php] {'event': 'surprise'}"
+
+
+def test_summary_flags_word_totals_that_do_not_match() -> None:
+    summary = report.Summary(
+        server="tubeworks queue",
+        intro_tube="phpsw",
+        batch_tube="wordcount",
+        batch=2,
+        consumed=3,
+        buried=1,
+        kicked=1,
+        produce_seconds=0.5,
+        consume_seconds=0.0,
+        words=Counter({"card": 2}),
+        expected_words=Counter({"card": 3}),
+        stats={"cmd-put": 3, "cmd-delete": 3, "not-shown": 7},
+    )
+    lines = report.summary_lines(summary)
+    assert "  produce rate    4 jobs/s (php, one put per round trip)" in lines
+    assert "  consume rate    too quick to time (python, reserve + delete)" in lines
+    assert "  words counted   2 (DOES NOT match the text); top: card 2" in lines
+    assert lines[-1] == "  queue stats     cmd-put 3, cmd-delete 3"
