@@ -40,6 +40,7 @@
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -69,6 +70,7 @@ struct reply {
     const char *body; /* RESERVED only */
     uint64_t id;      /* RESERVED only */
     size_t bodylen;   /* RESERVED only */
+    size_t size;      /* bytes the whole reply took in the buffer */
 };
 
 static struct {
@@ -166,39 +168,32 @@ static void stamp(struct conn *c) {
     memcpy(body, digits, TS_DIGITS);
 }
 
-/* Consume one whole reply from c->rbuf into r; 0 if more bytes are needed. The reply's bytes
- * stay valid until the next call (consumed bytes are dropped lazily, at the next call). */
-static size_t pending_drop;
-static int take_reply(struct conn *c, struct reply *r) {
-    if (pending_drop) {
-        memmove(c->rbuf, c->rbuf + pending_drop, c->rlen - pending_drop);
-        c->rlen -= pending_drop;
-        pending_drop = 0;
-    }
-    char *eol = memmem(c->rbuf, c->rlen, "\r\n", 2);
+/* Parse one whole reply at the start of buf[0..len) into r (r->size = its bytes on the wire);
+ * 0 if more bytes are needed. Writes a NUL over the header's CR so r->line is a C string. */
+static int parse_reply(char *buf, size_t len, struct reply *r) {
+    char *eol = memmem(buf, len, "\r\n", 2);
     if (!eol) {
-        if (c->rlen >= 224) die("reply line too long: %.40s...", c->rbuf);
+        if (len >= 224) die("reply line too long: %.40s...", buf);
         return 0;
     }
-    size_t hlen = (size_t)(eol - c->rbuf) + 2;
-    size_t total = hlen;
+    size_t hlen = (size_t)(eol - buf) + 2;
+    r->size = hlen;
     r->body = NULL;
     r->bodylen = 0;
     r->id = 0;
-    if (c->rlen >= 9 && memcmp(c->rbuf, "RESERVED ", 9) == 0) {
+    if (len >= 9 && memcmp(buf, "RESERVED ", 9) == 0) {
         unsigned long long id;
         size_t blen;
-        if (sscanf(c->rbuf + 9, "%llu %zu", &id, &blen) != 2) die("bad RESERVED line: %.60s", c->rbuf);
+        if (sscanf(buf + 9, "%llu %zu", &id, &blen) != 2) die("bad RESERVED line: %.60s", buf);
         if (blen > MAX_BODY) die("reserved body of %zu bytes; limit is %d", blen, MAX_BODY);
-        total = hlen + blen + 2;
-        if (c->rlen < total) return 0;
+        r->size = hlen + blen + 2;
+        if (len < r->size) return 0;
         r->id = id;
-        r->body = c->rbuf + hlen;
+        r->body = buf + hlen;
         r->bodylen = blen;
     }
     *eol = 0;
-    r->line = c->rbuf;
-    pending_drop = total;
+    r->line = buf;
     return 1;
 }
 
@@ -332,12 +327,13 @@ static void event_loop(void) {
             if (got <= 0) die("server closed the connection (%ld of %ld ops done)", ops, target);
             c->rlen += (size_t)got;
             struct reply r;
-            while (take_reply(c, &r)) on_reply(c, &r);
-            if (pending_drop) {
-                memmove(c->rbuf, c->rbuf + pending_drop, c->rlen - pending_drop);
-                c->rlen -= pending_drop;
-                pending_drop = 0;
+            size_t used = 0;
+            while (parse_reply(c->rbuf + used, c->rlen - used, &r)) {
+                used += r.size;
+                on_reply(c, &r);
             }
+            memmove(c->rbuf, c->rbuf + used, c->rlen - used);
+            c->rlen -= used;
         }
     }
 }
@@ -346,6 +342,8 @@ static void event_loop(void) {
  * server log an error): half-close, then read until the server closes its side. */
 static void close_gracefully(int fd) {
     char sink[4096];
+    struct timeval limit = {.tv_sec = 2}; /* a server that never closes must not hang us */
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
     shutdown(fd, SHUT_WR);
     while (read(fd, sink, sizeof sink) > 0) {
     }

@@ -10,6 +10,7 @@ from __future__ import annotations
 import ctypes
 import os
 import shlex
+import shutil
 import signal
 import socket
 import subprocess
@@ -35,8 +36,9 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def expand(template: str, port: int, option: str) -> list[str]:
-    """``template`` split like a shell would, with ``{host}`` and ``{port}`` filled in.
+def expand(template: str, port: int, option: str, tmpdir: str = "") -> list[str]:
+    """``template`` split like a shell would, with ``{host}``, ``{port}`` and ``{tmpdir}``
+    (an empty directory of this run's own, e.g. for ``-b {tmpdir}``) filled in.
 
     Raises:
         BenchError: the template has no ``{port}`` placeholder (the server would listen on a
@@ -44,7 +46,10 @@ def expand(template: str, port: int, option: str) -> list[str]:
     """
     if "{port}" not in template:
         raise BenchError(f"{option}: expected a {{port}} placeholder, got {template!r}")
-    return [a.replace("{host}", HOST).replace("{port}", str(port)) for a in shlex.split(template)]
+    return [
+        a.replace("{host}", HOST).replace("{port}", str(port)).replace("{tmpdir}", tmpdir)
+        for a in shlex.split(template)
+    ]
 
 
 def _die_with_parent() -> None:
@@ -139,6 +144,7 @@ class Server:
     proc: subprocess.Popen[bytes]
     pid: int  # the process that listens (may differ from proc.pid for wrapper commands)
     log: IO[bytes]  # the server's stdout+stderr, shown if it fails
+    tmpdir: str  # {tmpdir} of this run, removed by stop()
 
     def output(self) -> str:
         self.log.seek(0)
@@ -159,12 +165,14 @@ class Server:
                 self.proc.kill()
                 self.proc.wait()
         self.log.close()
+        shutil.rmtree(self.tmpdir, ignore_errors=True)
 
 
 def start(label: str, template: str, option: str, cpu: int | None) -> Server:
     """Start a server from ``template`` on a free port and return once it accepts connections."""
     port = free_port()
-    argv = expand(template, port, option)
+    tmpdir = tempfile.mkdtemp(prefix="tubeworks-bench-")
+    argv = expand(template, port, option, tmpdir)
     log = tempfile.TemporaryFile()  # noqa: SIM115 -- lives as long as the server, closed by stop()
     try:
         proc = subprocess.Popen(  # type: ignore[call-overload]
@@ -172,8 +180,9 @@ def start(label: str, template: str, option: str, cpu: int | None) -> Server:
         )
     except OSError as exc:
         log.close()
+        shutil.rmtree(tmpdir, ignore_errors=True)
         raise BenchError(f"{option}: cannot run {argv[0]!r}: {exc.strerror}") from exc
-    server = Server(label, port, proc, proc.pid, log)
+    server = Server(label, port, proc, proc.pid, log, tmpdir)
     try:
         _wait_listening(server)
         server.pid = listener_pid(port, proc.pid)

@@ -30,8 +30,8 @@ def test_quick_sizes_have_a_floor() -> None:
 
 
 def test_expand_fills_host_and_port() -> None:
-    argv = procs.expand("beanstalkd -l {host} -p {port} -z 'a b'", 4242, "--server-cmd")
-    assert argv == ["beanstalkd", "-l", "127.0.0.1", "-p", "4242", "-z", "a b"]
+    argv = procs.expand("beanstalkd -l {host} -p {port} -b {tmpdir} -z 'a b'", 4242, "--x", "/t")
+    assert argv == ["beanstalkd", "-l", "127.0.0.1", "-p", "4242", "-b", "/t", "-z", "a b"]
 
 
 def test_expand_needs_a_port_placeholder() -> None:
