@@ -248,6 +248,9 @@ def test_export_import_round_trip(server: str, client: Client) -> None:
     assert sorted(map(key, copied)) == sorted(map(key, exported))
     only_buried = ok(server, "export", "orig", "--state", "buried").splitlines()
     assert len(only_buried) == 5
+    later = exported[20]["id"]
+    newer = ok(server, "export", "orig", "--from-id", str(later)).splitlines()
+    assert [json.loads(line)["id"] for line in newer] == [r["id"] for r in exported[20:]]
     assert counts(client, "orig") == (31, 0, 4, 5)  # export changed nothing
 
 

@@ -149,6 +149,13 @@ def move_command(
     metavar="STATE",
     help="ready, reserved, delayed or buried (repeat or comma-separate). [default: all]",
 )
+@click.option(
+    "--from-id",
+    type=click.IntRange(1, 2**64 - 1),
+    default=1,
+    show_default=True,
+    help="Skip job ids below this (all older jobs are known to be gone).",
+)
 @progress_option
 @window_option
 def export_command(
@@ -156,14 +163,15 @@ def export_command(
     tube: str,
     output: IO[str],
     states: tuple[str, ...],
+    from_id: int,
     progress: bool | None,
     window: int,
 ) -> None:
-    """Write the jobs of TUBE as JSON lines, changing nothing on the server.
+    """Write the jobs of TUBE as JSON lines, oldest first, changing nothing on the server.
 
     One object per job: id, tube, state, pri, ttr, delay (seconds left), and body (text) or
-    body_base64 (other bytes). beanstalk cannot list a tube, so this reads every job id the
-    server has handed out, a window at a time.
+    body_base64 (other bytes). beanstalk cannot list a tube, so this reads job ids from
+    --from-id up, a window at a time, until it has found every job the tube had.
     """
     chosen = _states(states, ALL_STATES)
     show = Progress("exported", progress)
@@ -174,7 +182,7 @@ def export_command(
     with connect(server) as client, StopFlag().installed() as stop:
         try:
             result = export_jobs(
-                client, tube, emit, chosen, window=window, stop=stop, progress=show
+                client, tube, emit, chosen, window=window, stop=stop, progress=show, start=from_id
             )
         finally:
             show.finish()

@@ -388,15 +388,21 @@ def export_jobs(
     window: int = DEFAULT_WINDOW,
     stop: StopFn = _never,
     progress: ProgressFn = _no_progress,
+    start: int = 1,
 ) -> BulkResult:
     """Call ``emit(record)`` for every job of ``tube`` in ``states``, oldest id first; read-only.
 
-    Scans job ids from 1 to past the newest, ``window`` ids per round trip (beanstalk cannot list
-    a tube), so its cost grows with the ids the server has handed out, not with the tube's size.
+    Scans job ids from ``start`` up, ``window`` ids per round trip (beanstalk cannot list a
+    tube), until it has seen as many jobs as the tube had when it began or passed the newest id;
+    so its cost grows with the ids the server handed out before the tube's last job.
     """
+    if start < 1:
+        raise LocalProtocolError(f"start must be >= 1, got {start}")
     chosen = _check_states(states, ALL_STATES)
     p.check_tube(tube)
-    return _run(client, lambda c: _export_flow(c, tube, chosen, emit, window, stop, progress))
+    return _run(
+        client, lambda c: _export_flow(c, tube, chosen, emit, window, stop, progress, start)
+    )
 
 
 def _export_flow(
@@ -407,6 +413,7 @@ def _export_flow(
     window: int,
     stop: StopFn,
     progress: ProgressFn,
+    start: int,
 ) -> Flow[BulkResult]:
     server, tstats = yield [b._stats_call(), b._stats_tube_call(tube)]
     if isinstance(tstats, NotFound):
@@ -415,7 +422,7 @@ def _export_flow(
     total = sum(tstats.count(JobState(s)) for s in states)
     heads = yield [b._use_call(tube), *(b._peek_state_call(s) for s in CLEARABLE)]
     newest = max([server.total_jobs, *(h.id for h in heads[1:] if isinstance(h, Job))])
-    done, first = 0, 1
+    done, first = 0, start
     while True:
         if stop():
             return BulkResult(done, True, total)
@@ -430,6 +437,8 @@ def _export_flow(
                     done += 1
             progress(done, total)
         first += window
+        if done >= total:  # every job the tube had at the start is out: no need to scan further
+            return BulkResult(done, False, total)
         if found:
             newest = max(newest, found[-1].id)
         elif first > newest:
