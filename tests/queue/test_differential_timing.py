@@ -127,3 +127,25 @@ def test_touch_restarts_ttr() -> None:
     oracle, _ = differential(steps)
     assert oracle.transcript[2][1] == [b"TIMED_OUT\r\n"]
     assert oracle.transcript[4][1] == [b"TIMED_OUT\r\n"]
+
+
+def test_waiting_worker_gets_jobs_in_ready_order() -> None:
+    """§4 dispatch (issue #400): with a worker already waiting, delayed jobs are handed out in
+    the order they become ready, not by priority (pri 20 put first wins over pri 10)."""
+    steps: list[Step] = [
+        Send("a", b"reserve\r\n", read=False), waiting(1),
+        Send("b", b"put 20 1 10 1\r\nA\r\nput 10 1 10 1\r\nB\r\n"), Read("a"),
+        Send("a", b"reserve-with-timeout 0\r\n"),
+    ]
+    oracle, _ = differential(steps)
+    assert oracle.transcript[3][1] == [b"RESERVED 1 1\r\nA\r\n"]
+
+
+def test_deadline_soon_uses_soonest_deadline() -> None:
+    """DEADLINE_SOON follows the soonest deadline among the connection's jobs (ttr 2 and 9)."""
+    steps = a(b"put 0 0 9 1\r\nl\r\n", b"put 0 0 2 1\r\ns\r\n", b"reserve\r\n",
+              b"reserve\r\n", b"reserve-with-timeout 5\r\n", b"stats-job 2\r\n",
+              b"delete 2\r\n", b"reserve-with-timeout 0\r\n", b"delete 1\r\n")
+    oracle, _ = differential(steps)
+    assert oracle.transcript[4][1] == [b"DEADLINE_SOON\r\n"]
+    assert oracle.transcript[7][1] == [b"TIMED_OUT\r\n"]
