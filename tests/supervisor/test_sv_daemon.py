@@ -58,13 +58,14 @@ def test_stop_escalates_to_sigkill_after_stopwaitsecs(tmp_path: Path) -> None:
         [program:stubborn]
         command=python3 -c "import signal, sys, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); print('ready', flush=True); time.sleep(1000)"
         startsecs=0
-        stopwaitsecs=1
+        stopwaitsecs=3
     """  # noqa: E501
     with run(tmp_path, programs) as d:
         pid = d.wait_state("stubborn", "RUNNING")["pid"]
         wait_for(lambda: "ready" in d.ctl("tail", "stubborn")[1])
         assert d.ctl("stop", "stubborn") == (0, "stubborn: stopped\n")
         log = d.activity_log()
+        assert "INFO waiting for stubborn to stop" in log  # every 2 s while stop waits
         assert f"WARN killing 'stubborn' ({pid}) with SIGKILL" in log
         assert "WARN stopped: stubborn (terminated by SIGKILL)" in log
         assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == "zombie"

@@ -34,6 +34,7 @@ from tubeworks.supervisor.states import (
 )
 
 API_VERSION = "3.0"
+STOP_REPORT_INTERVAL = 2.0  # seconds between "waiting for x to stop" lines (as supervisord)
 
 
 def _supervisor_version() -> str:
@@ -319,7 +320,15 @@ class RPCInterface:
             raise RPCError("FAILED", process.proc.spawnerr or name)
 
     async def _await_stopped(self, name: str, process: Process) -> bool:
-        await self.sv.wait_until(lambda: process.state in STOPPED_STATES)
+        def stopped() -> bool:
+            return process.state in STOPPED_STATES
+
+        while not stopped():
+            try:
+                await asyncio.wait_for(self.sv.wait_until(stopped), STOP_REPORT_INTERVAL)
+            except TimeoutError:
+                if process.state == ProcessState.STOPPING:
+                    self.sv.log.info(f"waiting for {process.name} to stop")
         return True
 
     async def rpc_supervisor__stopProcess(self, name: str, wait: bool = True) -> Any:
