@@ -1,8 +1,9 @@
-"""A TCP proxy in front of a real server that can lose a reply on purpose.
+"""Fault injection for client tests: a TCP proxy in front of a real server that can lose a reply
+on purpose, and a scripted one-connection server that answers with fixed bytes (or never).
 
-It forwards bytes both ways. After :meth:`FaultProxy.lose_reply_to` the next client chunk that
-contains the marker is forwarded to the server, and when the server's reply comes back both sides
-are closed instead: the command took effect, the client never hears about it.
+The proxy forwards bytes both ways. After :meth:`FaultProxy.lose_reply_to` the next client chunk
+that contains the marker is forwarded to the server, and when the server's reply comes back both
+sides are closed instead: the command took effect, the client never hears about it.
 """
 
 from __future__ import annotations
@@ -70,3 +71,19 @@ class FaultProxy:
                 client.sendall(data)
         with suppress(OSError):
             client.shutdown(socket.SHUT_WR)
+
+
+def scripted_server(reply: bytes | None) -> tuple[int, threading.Thread, list[socket.socket]]:
+    """A one-connection server that answers any command with ``reply`` (None: never answers)."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    held: list[socket.socket] = [listener]
+
+    def serve() -> None:
+        conn, _ = listener.accept()
+        held.append(conn)
+        if conn.recv(1024) and reply is not None:
+            conn.sendall(reply)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    return listener.getsockname()[1], thread, held

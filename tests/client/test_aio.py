@@ -6,7 +6,7 @@ import asyncio
 import socket
 
 import pytest
-from fault_proxy import FaultProxy
+from fault_proxy import FaultProxy, scripted_server
 
 from servers import RunningServer, running
 from tubeworks.client import (
@@ -20,6 +20,8 @@ from tubeworks.client import (
     JobTooBig,
     NotFound,
     PutNotConfirmed,
+    RemoteProtocolError,
+    ReplyTimeout,
     TimedOut,
 )
 
@@ -138,3 +140,25 @@ def test_lost_put_reply_is_not_resent(any_server: RunningServer) -> None:
         asyncio.run(main())
     finally:
         proxy.close()
+
+
+def test_garbage_and_silence_from_the_server() -> None:
+    async def main() -> None:
+        port, thread, held = scripted_server(b"WHAT\r\n")
+        c = AsyncClient("127.0.0.1", port)
+        with pytest.raises(RemoteProtocolError, match=r"^expected a beanstalk reply, got b'WHAT'$"):
+            await c.stats()
+        assert not c.connected
+        thread.join(5)
+        port, thread, held2 = scripted_server(None)
+        c = AsyncClient("127.0.0.1", port, timeout=0.2)
+        with pytest.raises(
+            ReplyTimeout, match=r"^no reply to peek within 0\.2s; connection dropped$"
+        ):
+            await c.peek(1)
+        assert not c.connected
+        thread.join(5)
+        for s in held + held2:
+            s.close()
+
+    asyncio.run(main())

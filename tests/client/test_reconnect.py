@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 
 import pytest
-from fault_proxy import FaultProxy
+from fault_proxy import FaultProxy, scripted_server
 
 from servers import BEANSTALKD, RunningServer, free_port, running
 from tubeworks.client import (
@@ -123,22 +121,6 @@ def test_connect_failed() -> None:
         c.stats()
 
 
-def _fake_server(reply: bytes | None) -> tuple[int, threading.Thread, list[socket.socket]]:
-    """A one-connection server that answers any command with ``reply`` (None: never answers)."""
-    listener = socket.create_server(("127.0.0.1", 0))
-    held: list[socket.socket] = [listener]
-
-    def serve() -> None:
-        conn, _ = listener.accept()
-        held.append(conn)
-        if conn.recv(1024) and reply is not None:
-            conn.sendall(reply)
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    return listener.getsockname()[1], thread, held
-
-
 @pytest.mark.parametrize(
     ("reply", "message"),
     [
@@ -148,7 +130,7 @@ def _fake_server(reply: bytes | None) -> tuple[int, threading.Thread, list[socke
     ],
 )
 def test_garbage_from_server(reply: bytes, message: str) -> None:
-    port, thread, held = _fake_server(reply)
+    port, thread, held = scripted_server(reply)
     c = Client("127.0.0.1", port)
     with pytest.raises(RemoteProtocolError, match=message):
         c.put(b"x")
@@ -159,7 +141,7 @@ def test_garbage_from_server(reply: bytes, message: str) -> None:
 
 
 def test_silent_server_times_out() -> None:
-    port, thread, held = _fake_server(None)
+    port, thread, held = scripted_server(None)
     c = Client("127.0.0.1", port, timeout=0.2)
     with pytest.raises(ReplyTimeout, match=r"^no reply to stats within 0\.2s; connection dropped$"):
         c.stats()
