@@ -89,6 +89,15 @@ def test_put_from_argument_file_stdin_and_lines(server: str, client: Client, tmp
     assert client.peek(from_stdin).body == b"piped\n"
     ids = [int(i) for i in ok(server, "put", "-t", "t", "--lines", input="a\n\nb\nc\n").split()]
     assert [client.peek(i).body for i in ids] == [b"a", b"b", b"c"]
+    big = run(server, "put", input=b"x" * 70_000)
+    assert (big.exit_code, big.stderr) == (
+        1,
+        "tubeworks put: server replied JOB_TOO_BIG: the body is larger than the server's "
+        "max-job-size (beanstalkd -z)\n",
+    )
+    big_line = run(server, "put", "--lines", input=b"ok\n" + b"x" * 70_000 + b"\n")
+    assert big_line.exit_code == 1
+    assert big_line.stderr.startswith("tubeworks put: put_many: 1 of 2 items failed: ")
     both = run(server, "put", "x", "--file", str(path))
     assert (both.exit_code, both.stderr) == (2, "tubeworks put: give BODY or --file, not both\n")
 

@@ -18,6 +18,7 @@ import click
 from tubeworks.admin.render import progress_line
 from tubeworks.client import Address, Client, default_address, parse_address
 from tubeworks.client.errors import (
+    BatchFailed,
     ClientError,
     CommandError,
     LocalProtocolError,
@@ -102,12 +103,29 @@ def fail(command: str, message: str, code: int) -> None:
     sys.exit(code)
 
 
+# What an error reply means, for the one-line message on stderr.
+_MEANING: dict[bytes, str] = {
+    b"JOB_TOO_BIG": "the body is larger than the server's max-job-size (beanstalkd -z)",
+    b"DRAINING": "the server is draining and accepts no new jobs",
+    b"OUT_OF_MEMORY": "the server could not store the job",
+    b"INTERNAL_ERROR": "the server hit an internal error",
+    b"BAD_FORMAT": "the server could not parse the command",
+    b"UNKNOWN_COMMAND": "the server does not support this command",
+    b"BURIED": "stored but buried: the server is out of memory",
+}
+
+
 @contextmanager
 def exit_on_errors(command: str) -> Iterator[None]:
     try:
         yield
+    except BatchFailed as exc:
+        hint = _MEANING.get(exc.errors[0].word, "") if exc.errors else ""
+        fail(command, f"{exc}" + (f" ({hint})" if hint else ""), EXIT_REFUSED)
     except CommandError as exc:
-        fail(command, f"server replied {exc.reply.decode('ascii', 'replace')}", EXIT_REFUSED)
+        reply = exc.reply.decode("ascii", "replace")
+        why = _MEANING.get(exc.word)
+        fail(command, f"server replied {reply}" + (f": {why}" if why else ""), EXIT_REFUSED)
     except TransportError as exc:
         fail(command, str(exc), EXIT_CONNECTION)
     except RemoteProtocolError as exc:
