@@ -154,7 +154,7 @@ def test_autocommit_write_killed_in_flight_is_not_retried(
         t.join()
         db.close()
     assert isinstance(info.value.__cause__, pymysql.err.OperationalError)
-    assert info.value.__cause__.args[0] == 2013
+    assert info.value.__cause__.args[0] in (2013, 1927)  # lost, or told it was killed
     assert mysql_rows(mysql_admin, mysql_table) == []  # killed mid-statement, and not re-run
 
 

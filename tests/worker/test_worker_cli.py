@@ -134,6 +134,7 @@ def test_max_jobs_recycles_with_exit_0(
     assert status == 0, err
     assert [state(client, i) for i in ids] == ["deleted", "deleted", "ready"]
     assert "recycling after 2 jobs (max_jobs)" in err
+    assert "reserved=2 deleted=2 released=0 buried=0" in err
 
 
 def test_bad_app_and_tubes_are_usage_errors(project: Path, beanstalkd: RunningServer) -> None:

@@ -237,7 +237,8 @@ class Worker:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
             self.app.close()
-        log.info("worker stopped (%s)", self.stop_reason)
+        counts = " ".join(f"{k}={v}" for k, v in vars(self.statistics()).items())
+        log.info("worker stopped (%s): %s", self.stop_reason, counts)
         return 1 if self.abandon.is_set() else 0
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
