@@ -74,12 +74,14 @@ def test_lost_put_reply_resent_when_opted_in(any_server: RunningServer, proxy: F
 def test_lost_reply_in_a_batch_keeps_the_answered_part(
     any_server: RunningServer, proxy: FaultProxy
 ) -> None:
-    with Client("127.0.0.1", proxy.port) as c:
+    with Client("127.0.0.1", proxy.port) as c, Client(*any_server.address) as check:
         c.put_many([b"a", b"b"])
         proxy.lose_reply_to(b"put ")
         with pytest.raises(PutNotConfirmed) as e:
             c.put_many([b"c", b"d", b"e"])
         assert len(e.value.results) < 3
+        stored = check.stats_tube("default").current_jobs_ready
+        assert 3 <= stored <= 5  # the server got some or all of c, d, e, and none twice
 
 
 def test_lost_reserve_reply_is_retried(any_server: RunningServer, proxy: FaultProxy) -> None:
