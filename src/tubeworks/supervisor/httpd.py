@@ -24,6 +24,7 @@ from tubeworks.supervisor.config import HttpServerConfig
 from tubeworks.supervisor.daemon import Supervisor
 from tubeworks.supervisor.logs import RotatingFile
 from tubeworks.supervisor.rpc import RPCInterface, handle_xmlrpc
+from tubeworks.web.app import handles, web_app
 
 MAX_HEADER_LINES = 100
 MAX_BODY = 16 * 1024 * 1024  # XML-RPC requests are small; refuse absurd ones
@@ -48,6 +49,7 @@ class HttpServer:
         self.streams: set[asyncio.StreamWriter] = set()
         self.followers: set[asyncio.Event] = set()  # wake-ups of streaming log tails
         self.closing = False
+        self.web = web_app(sv, rpc)  # dashboard, its JSON API and /metrics
 
     async def start(self) -> None:
         if self.config.path:
@@ -160,6 +162,12 @@ class HttpServer:
                 return False
             await self._follow(reader, writer, log)
             return False
+        if handles(path):
+            reply = await self.web.respond(method, target, headers, body)
+            await self._send(
+                writer, reply.status, reply.body, reply.content_type, not keep, reply.headers
+            )
+            return keep
         if method == "GET" and path in ("/", "/index.html"):
             await self._send(writer, 200, self._status_page(), "text/html", close=not keep)
             return keep
