@@ -14,7 +14,7 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
 
-from servers import RunningServer, running  # noqa: E402
+from servers import RunningServer, running
 
 
 @pytest.fixture

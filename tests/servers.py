@@ -27,7 +27,9 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def wait_listening(host: str, port: int, proc: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
+def wait_listening(
+    host: str, port: int, proc: subprocess.Popen[bytes], timeout: float = 10.0
+) -> None:
     """Return once ``host:port`` accepts connections; fail if ``proc`` exits first."""
     deadline = time.monotonic() + timeout
     while True:
@@ -78,7 +80,9 @@ def tubeworks_argv() -> list[str]:
     return [sys.executable, "-m", "tubeworks"]
 
 
-def start_server(kind: str, *extra: str, port: int | None = None, env: dict[str, str] | None = None) -> RunningServer:
+def start_server(
+    kind: str, *extra: str, port: int | None = None, env: dict[str, str] | None = None
+) -> RunningServer:
     """Start ``beanstalkd`` or ``tubeworks queue`` with beanstalkd-style flags and wait for it."""
     port = port or free_port()
     if kind == "beanstalkd":
