@@ -29,14 +29,22 @@ needs_php = pytest.mark.skipif(
 
 
 def run_demo(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "tubeworks", "demo", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=env,
-        check=False,
-    )
+    """Run the demo; if it hangs, SIGTERM it (so it stops its own children) and fail."""
+    argv = [sys.executable, "-m", "tubeworks", "demo", *args]
+    with subprocess.Popen(
+        argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+    ) as demo:
+        try:
+            out, err = demo.communicate(timeout=40)
+        except subprocess.TimeoutExpired:
+            demo.terminate()
+            try:
+                out, err = demo.communicate(timeout=10)
+            except subprocess.TimeoutExpired:
+                demo.kill()
+                out, err = demo.communicate()
+            pytest.fail(f"demo still running after 40 s; its output:\n{out}\n{err}")
+    return subprocess.CompletedProcess(argv, demo.returncode, out, err)
 
 
 def assert_full_run(out: str, jobs: int) -> None:

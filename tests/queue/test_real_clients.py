@@ -55,7 +55,7 @@ def run_client_script(interpreter: str | None, script: str, port: int) -> dict[s
         [interpreter, str(CLIENTS_DIR / script), str(port)],
         capture_output=True,
         text=True,
-        timeout=30,
+        timeout=20,
         check=False,
     )
     assert proc.returncode == 0, f"{script} exited {proc.returncode}: {proc.stderr}{proc.stdout}"
