@@ -1,8 +1,9 @@
 """Real, unmodified beanstalk clients against our queue server and against the real beanstalkd.
 
-Every test here uses the ``any_server`` fixture, so it runs twice: once against ``tubeworks queue``
-and once against beanstalkd 1.12 (the oracle). A test that passes against beanstalkd and fails
-against ours points at a wire-compatibility bug in ours, not at the client.
+Every test runs twice, once against ``tubeworks queue`` and once against beanstalkd 1.12 (the
+oracle), through the ``any_server`` fixture or a ``kind`` parameter where a test must start and
+restart servers itself. A test that passes against beanstalkd and fails against ours points at a
+wire-compatibility bug in ours, not at the client. One test is ours-only; its docstring says why.
 
 The clients are the ones users actually run: greenstalk and pystalk (Python, in-process),
 Pheanstalk 4 (PHP) and beaneater (Ruby). The PHP and Ruby ones run as child processes from
