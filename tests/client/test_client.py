@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -258,3 +259,21 @@ def test_abort_from_another_thread_ends_a_blocked_reserve(any_server: RunningSer
         with pytest.raises(ClientClosed, match=r"^client is closed$"):
             c.stats()
         wait_for(lambda: observer.stats().current_waiting == 0)
+
+
+def test_forked_child_gets_its_own_connection(any_server: RunningServer) -> None:
+    with Client(*any_server.address, use="forks") as c:
+        c.put(b"parent before")
+        connections = c.stats().total_connections
+        pid = os.fork()
+        if pid == 0:  # the child: must not touch the parent's socket
+            try:
+                code = 0 if c.put(b"child") > 0 and c.using() == "forks" else 1
+            except BaseException:
+                code = 2
+            os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+        c.put(b"parent after")  # the parent's connection is still in step
+        assert c.stats_tube("forks").current_jobs_ready == 3
+        assert c.stats().total_connections == connections + 1  # the child's own

@@ -2,11 +2,13 @@
 
 A :class:`Client` is one connection and is **not** thread-safe: replies arrive in order, so two
 threads sharing it would read each other's replies. Concurrent use is detected and raises
-:class:`ClientBusy`; give each thread its own client.
+:class:`ClientBusy`; give each thread its own client. After ``fork()`` the child quietly opens a
+connection of its own on its first call, leaving the parent's alone.
 """
 
 from __future__ import annotations
 
+import os
 import select
 import socket
 import threading
@@ -112,6 +114,7 @@ class Client(BaseClient):
         self.connect_timeout = connect_timeout
         self.reconnect = reconnect
         self._sock: socket.socket | None = None
+        self._pid = os.getpid()  # the process that opened _sock (see _ready_socket)
         self._parser = p.ReplyParser()
         self._closed = False
         self._lost = False  # a connection existed and broke (matters when reconnect is off)
@@ -208,6 +211,7 @@ class Client(BaseClient):
             raise ConnectFailed(f"cannot connect to {addr}: {exc.strerror or exc}") from exc
         tune_socket(sock)
         self._sock = sock
+        self._pid = os.getpid()
         self._parser = p.ReplyParser()
         restore = self._restore_calls()
         if restore:
@@ -236,6 +240,11 @@ class Client(BaseClient):
         if self._closed:
             raise ClientClosed("client is closed")
         sock = self._sock
+        if sock is not None and self._pid != os.getpid():
+            # A forked child must not talk on its parent's connection: both would read replies
+            # meant for the other. Let go of the inherited descriptor and open our own.
+            sock.close()
+            self._sock = sock = None
         # A beanstalk server never speaks first: readable while idle means EOF, reset or garbage.
         if sock is not None and self._parser.buffered == 0 and readable_now(sock.fileno()):
             self._drop()
