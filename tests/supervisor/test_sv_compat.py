@@ -23,7 +23,8 @@ autostart=false
 startsecs=0
 
 [program:badexit]
-command=sh -c "exit 5"
+; exits after a moment: an instant exit makes the real supervisord's "start" answer racy
+command=sh -c "sleep 0.3; exit 5"
 startsecs=0
 autorestart=false
 

@@ -348,3 +348,53 @@ def test_unexpected_exit_is_reported(tmp_path: Path) -> None:
         info = d.wait_state("once", "EXITED")
         assert info["exitstatus"] == 4 and info["spawnerr"] == "Bad exit code 4"
         assert info["description"] == time.strftime("%b %d %I:%M %p", time.localtime(info["stop"]))
+
+
+FCGI_CHILD = (
+    "import os, socket\n"
+    "s = socket.socket(fileno=0)\n"
+    "while True:\n"
+    "    c, _ = s.accept()\n"
+    "    c.sendall(os.environ['SUPERVISOR_PROCESS_NAME'].encode())\n"
+    "    c.close()\n"
+)
+
+
+@pytest.mark.parametrize("kind", ["tcp", "unix"])
+def test_fcgi_program_children_accept_on_the_shared_socket(tmp_path: Path, kind: str) -> None:
+    import socket
+
+    from servers import free_port
+
+    script = tmp_path / "fcgi_child.py"
+    script.write_text(FCGI_CHILD)
+    port = free_port()
+    url = f"tcp://127.0.0.1:{port}" if kind == "tcp" else "unix://%(here)s/fcgi.sock"
+    extra = "socket_mode=0660\n" if kind == "unix" else ""
+    programs = f"""
+        [fcgi-program:web]
+        command={sys.executable} {script}
+        socket={url}
+        {extra}
+        numprocs=2
+        process_name=%(program_name)s_%(process_num)d
+        startsecs=0
+    """
+    with run(tmp_path, programs) as d:
+        d.wait_state("web:web_0", "RUNNING")
+        d.wait_state("web:web_1", "RUNNING")
+        if kind == "unix":
+            assert (tmp_path / "fcgi.sock").stat().st_mode & 0o777 == 0o660
+        names = set()
+        for _ in range(6):
+            if kind == "tcp":
+                conn = socket.create_connection(("127.0.0.1", port), timeout=10)
+            else:
+                conn = socket.socket(socket.AF_UNIX)
+                conn.settimeout(10)
+                conn.connect(str(tmp_path / "fcgi.sock"))
+            with conn:
+                names.add(conn.recv(100).decode())
+        assert names <= {"web_0", "web_1"} and names
+        assert d.ctl("stop", "web:*")[0] == 0
+        assert d.ctl("start", "web:*")[0] == 0  # the socket is still there for new children

@@ -15,6 +15,7 @@ import glob
 import os
 import platform
 from collections.abc import Callable, Mapping
+from socket import SOMAXCONN
 from typing import Any, TypeVar
 
 from tubeworks.supervisor import datatypes as dt
@@ -23,6 +24,7 @@ from tubeworks.supervisor.records import (
     AUTO,
     Config,
     CtlConfig,
+    FcgiSocket,
     GroupConfig,
     HttpServerConfig,
     LogConfig,
@@ -239,6 +241,33 @@ def _logconfig(r: _Reader, stream: str, extra: dict[str, Any]) -> LogConfig:
     )
 
 
+def _fcgi_socket(section: Section, names: dict[str, Any], program: str) -> FcgiSocket:
+    r = _Reader(section, {**names, "here": _here(section), "program_name": program})
+    url = r.text("socket")
+    if not url:
+        raise r.fail("socket", "[fcgi-program:x] needs socket= (tcp://host:port or unix:///path)")
+    url = url.strip()
+    if url.startswith("unix://"):
+        if not url[7:].startswith("/"):
+            raise r.fail("socket", f"expected unix:///absolute/path, got {url!r}")
+    elif url.startswith("tcp://"):
+        host, _, port = url[6:].rpartition(":")
+        if not host or not port.isdigit():
+            raise r.fail("socket", f"expected tcp://host:port, got {url!r}")
+    else:
+        raise r.fail("socket", f"expected tcp://host:port or unix:///path, got {url!r}")
+    owner, mode = r.text("socket_owner"), r.get("socket_mode", dt.octal, "0700")
+    if url.startswith("tcp://") and (r.raw("socket_owner") or r.raw("socket_mode")):
+        key = "socket_owner" if r.raw("socket_owner") else "socket_mode"
+        raise r.fail(key, "only applies to unix:// sockets")
+    return FcgiSocket(
+        url=url,
+        backlog=r.get("socket_backlog", lambda s: dt.integer(s, 1, 65535), str(SOMAXCONN)),
+        owner=owner,
+        mode=mode,
+    )
+
+
 def _processes(
     section: Section, kind: str, group: str, names: dict[str, Any], warnings: list[str]
 ) -> tuple[int, tuple[ProcessConfig, ...]]:
@@ -279,6 +308,7 @@ def _processes(
     serverurl = r.text("serverurl")
     if serverurl is not None and serverurl.strip().upper() == "AUTO":
         serverurl = None
+    fcgi = _fcgi_socket(section, names, program) if kind == "fcgi-program" else None
     start = r.get("numprocs_start", lambda s: dt.integer(s, 0), "0")
     name_value = r.raw("process_name")
     name_template = name_value.text if name_value else "%(program_name)s"
@@ -322,6 +352,7 @@ def _processes(
                 environment=environment,
                 directory=r.text("directory", None, per),
                 serverurl=serverurl,
+                fcgi=fcgi,
                 where=where,
                 **settings,  # type: ignore[arg-type]
             )

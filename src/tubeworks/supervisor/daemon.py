@@ -15,6 +15,7 @@ import contextlib
 import os
 import re
 import signal
+import socket
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -24,7 +25,14 @@ from tubeworks.supervisor import machine as m
 from tubeworks.supervisor.config import AUTO, Config, GroupConfig, ProcessConfig
 from tubeworks.supervisor.datatypes import signal_name
 from tubeworks.supervisor.logs import ActivityLog, RotatingFile, auto_log_path
-from tubeworks.supervisor.spawn import SpawnError, child_environment, resolve_command, spawn_child
+from tubeworks.supervisor.spawn import (
+    SpawnError,
+    child_environment,
+    close_fcgi_socket,
+    make_fcgi_socket,
+    resolve_command,
+    spawn_child,
+)
 from tubeworks.supervisor.states import (
     RUNNING_STATES,
     STOPPED_STATES,
@@ -125,6 +133,7 @@ class Supervisor:
         self._done: asyncio.Future[None] | None = None
         self._stopping: asyncio.Task[None] | None = None
         self._timers: set[asyncio.TimerHandle] = set()
+        self._sockets: dict[tuple[str, str], socket.socket] = {}  # fcgi-program sockets
 
     # ---- lookups ----
 
@@ -224,7 +233,8 @@ class Supervisor:
             env = child_environment(
                 config, os.environ, self.config.supervisord.environment, self.serverurl
             )
-            child = spawn_child(config, filename, argv, env)
+            fcgi = self._fcgi_socket(process) if config.fcgi is not None else None
+            child = spawn_child(config, filename, argv, env, fcgi)
         except SpawnError as exc:
             if exc.message.startswith("couldn't"):
                 log = process.logs["stdout" if config.redirect_stderr else "stderr"]
@@ -237,8 +247,10 @@ class Supervisor:
             return
         loop = asyncio.get_running_loop()
         process.popen = child.popen
-        assert child.popen.stdin is not None and child.popen.stdout is not None
-        process.pipes = {"stdin": child.popen.stdin, "stdout": child.popen.stdout}
+        assert child.popen.stdout is not None
+        process.pipes = {"stdout": child.popen.stdout}
+        if child.popen.stdin is not None:
+            process.pipes["stdin"] = child.popen.stdin
         if child.popen.stderr is not None:
             process.pipes["stderr"] = child.popen.stderr
         for channel in CHANNELS:
@@ -248,6 +260,21 @@ class Supervisor:
         process.pid_fd = os.pidfd_open(child.pid)
         loop.add_reader(process.pid_fd, self._reap, process, child.pid)
         self.feed(process, m.Spawned(child.pid))
+
+    def _fcgi_socket(self, process: Process) -> int:
+        """The group's listening socket for an fcgi-program, created on first use."""
+        spec = process.config.fcgi
+        assert spec is not None
+        key = (process.group, spec.url)
+        sock = self._sockets.get(key)
+        if sock is None:
+            try:
+                sock = make_fcgi_socket(spec)
+            except (OSError, KeyError, ValueError) as exc:
+                msg = f"could not make socket {spec.url} for {process.name}: {exc}"
+                raise SpawnError(msg) from None
+            self._sockets[key] = sock
+        return sock.fileno()
 
     def _read_output(self, process: Process, channel: str) -> None:
         pipe = process.pipes.get(channel)
@@ -354,6 +381,8 @@ class Supervisor:
 
     def remove_group(self, name: str) -> None:
         group = self.groups.pop(name)
+        for key in [k for k in self._sockets if k[0] == name]:
+            close_fcgi_socket(self._sockets.pop(key))
         if self.bus is not None:
             self.bus.group_removed(name)
         for process in group.processes.values():

@@ -29,6 +29,16 @@ class LogConfig:
 
 
 @dataclass(frozen=True)
+class FcgiSocket:
+    """The listening socket of an ``[fcgi-program:x]``, shared by its processes."""
+
+    url: str  # tcp://host:port or unix:///absolute/path
+    backlog: int
+    owner: str | None  # unix sockets: user or user:group
+    mode: int  # unix sockets: permission bits
+
+
+@dataclass(frozen=True)
 class ProcessConfig:
     """Everything needed to run one process; equal configs mean "unchanged" on reread."""
 
@@ -54,6 +64,7 @@ class ProcessConfig:
     directory: str | None
     umask: int | None
     serverurl: str | None  # None = AUTO (supervisord's own url)
+    fcgi: FcgiSocket | None = None  # [fcgi-program:x] only: the socket given as fd 0
     where: Mapping[str, Loc] = field(default_factory=dict, compare=False, repr=False)
 
 

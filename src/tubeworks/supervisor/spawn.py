@@ -8,15 +8,20 @@ cwd/umask/user applied in the child).
 
 from __future__ import annotations
 
+import contextlib
 import errno
+import grp
 import os
+import pwd
 import shlex
+import socket
 import stat
 import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from tubeworks.supervisor.config import ProcessConfig
+from tubeworks.supervisor.records import FcgiSocket
 
 
 class SpawnError(Exception):
@@ -97,14 +102,21 @@ def _errname(exc: OSError) -> str:
 
 
 def spawn_child(
-    config: ProcessConfig, filename: str, argv: list[str], env: dict[str, str]
+    config: ProcessConfig,
+    filename: str,
+    argv: list[str],
+    env: dict[str, str],
+    stdin: int | None = None,
 ) -> Child:
-    """Fork and exec.  Raises SpawnError with supervisord's ``couldn't ...`` texts."""
+    """Fork and exec.  Raises SpawnError with supervisord's ``couldn't ...`` texts.
+
+    ``stdin``: an fd to give the child as fd 0 (the fcgi socket) instead of a pipe.
+    """
     try:
         popen = subprocess.Popen(
             argv,
             executable=filename,
-            stdin=subprocess.PIPE,
+            stdin=subprocess.PIPE if stdin is None else stdin,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT if config.redirect_stderr else subprocess.PIPE,
             cwd=config.directory,
@@ -130,3 +142,45 @@ def spawn_child(
         if fd is not None:
             os.set_blocking(fd, False)
     return Child(popen, popen.pid, fds[0], fds[1], fds[2])
+
+
+def make_fcgi_socket(spec: FcgiSocket) -> socket.socket:
+    """Bind and listen on an fcgi-program's socket (its processes get it as fd 0)."""
+    if spec.url.startswith("unix://"):
+        path = spec.url[7:]
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.bind(path)
+            os.chmod(path, spec.mode)
+            if spec.owner:
+                user, _, group = spec.owner.partition(":")
+                uid = int(user) if user.isdigit() else pwd.getpwnam(user).pw_uid
+                gid = (
+                    -1
+                    if not group
+                    else (int(group) if group.isdigit() else grp.getgrnam(group).gr_gid)
+                )
+                os.chown(path, uid, gid)
+            sock.listen(spec.backlog)
+        except BaseException:
+            sock.close()
+            raise
+    else:
+        host, _, port = spec.url[6:].rpartition(":")
+        sock = socket.create_server((host.strip("[]"), int(port)), backlog=spec.backlog)
+    sock.set_inheritable(False)
+    return sock
+
+
+def close_fcgi_socket(sock: socket.socket) -> None:
+    """Close it and remove a unix socket's file."""
+    try:
+        name = sock.getsockname()
+    except OSError:
+        name = None
+    sock.close()
+    if isinstance(name, str) and name:
+        with contextlib.suppress(OSError):
+            os.unlink(name)
