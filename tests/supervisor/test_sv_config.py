@@ -201,3 +201,21 @@ def test_servers_and_ctl_sections() -> None:
         9002,
     )
     assert cfg.supervisorctl and cfg.supervisorctl.serverurl == "unix:///etc/sv/sv.sock"
+
+
+def test_fcgi_program_socket() -> None:
+    cfg = parse(
+        "[fcgi-program:web]\ncommand=/x\nsocket=unix://%(here)s/%(program_name)s.sock\n"
+        "socket_mode=0660\nsocket_backlog=8\n"
+    )
+    fcgi = cfg.groups[0].processes[0].fcgi
+    assert fcgi is not None
+    assert (fcgi.url, fcgi.mode, fcgi.backlog) == ("unix:///etc/sv/web.sock", 0o660, 8)
+    with pytest.raises(
+        ConfigError,
+        match=r"^/etc/sv/s.conf:3: \[fcgi-program:web\] socket: "
+        r"expected tcp://host:port or unix:///path, got 'http://x'$",
+    ):
+        parse("[fcgi-program:web]\ncommand=/x\nsocket=http://x\n")
+    with pytest.raises(ConfigError, match=r"socket_mode: only applies to unix:// sockets$"):
+        parse("[fcgi-program:web]\ncommand=/x\nsocket=tcp://127.0.0.1:9\nsocket_mode=0600\n")
