@@ -17,6 +17,8 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+import psutil
+
 BEANSTALKD = shutil.which("beanstalkd") or "/usr/bin/beanstalkd"
 
 
@@ -30,19 +32,31 @@ def free_port() -> int:
 def wait_listening(
     host: str, port: int, proc: subprocess.Popen[bytes], timeout: float = 10.0
 ) -> None:
-    """Return once ``host:port`` accepts connections; fail if ``proc`` exits first."""
+    """Return once ``proc`` itself listens on ``port`` and it accepts connections; fail if
+    ``proc`` exits first. (Checking the owner matters: :func:`free_port` can race with another
+    process that takes the same port, and then a test would talk to a stranger.)"""
     deadline = time.monotonic() + timeout
     while True:
         if proc.poll() is not None:
             out = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
             raise RuntimeError(f"server exited with {proc.returncode} before listening: {out}")
         try:
-            with socket.create_connection((host, port), timeout=0.5):
-                return
+            if _listens(proc.pid, port):
+                with socket.create_connection((host, port), timeout=0.5):
+                    return
         except OSError:
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"nothing listening on {host}:{port} after {timeout}s") from None
-            time.sleep(0.005)
+            pass
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{proc.args!r} not listening on {host}:{port} after {timeout}s")
+        time.sleep(0.005)
+
+
+def _listens(pid: int, port: int) -> bool:
+    try:
+        conns = psutil.Process(pid).net_connections(kind="inet")
+    except psutil.Error:
+        return False
+    return any(c.status == psutil.CONN_LISTEN and c.laddr.port == port for c in conns)
 
 
 @dataclass
