@@ -27,15 +27,19 @@ function setText(node, text) {
   if (node.textContent !== value) node.textContent = value;
 }
 
+// absolute URLs from location.origin: a page opened as http://user:pass@host/ has a base URL
+// with credentials, and fetch() refuses to resolve relative URLs against it
+const absolute = (path) => location.origin + path;
+
 async function getJSON(url) {
-  const response = await fetch(url, { cache: "no-store" });
+  const response = await fetch(absolute(url), { cache: "no-store" });
   const data = await response.json();
   if (!response.ok) throw new Error(data.error || response.statusText);
   return data;
 }
 
 async function post(url, payload) {
-  const response = await fetch(url, {
+  const response = await fetch(absolute(url), {
     method: "POST",
     headers: { "Content-Type": "application/json", "X-Tubeworks": "1" },
     body: JSON.stringify(payload),
@@ -197,7 +201,7 @@ function chart(canvas, points, series) {
 
 function legend(series) {
   return el("div", { class: "legend" },
-    ...series.map(([key, colour]) => el("span", {}, el("i", { style: "background:" + colour }), key)));
+    ...series.map(([key]) => el("span", {}, el("i", { class: "swatch-" + key }), key)));
 }
 
 const TUBE_COLUMNS = ["ready", "reserved", "delayed", "buried", "urgent", "total", "watching",
@@ -316,9 +320,9 @@ async function refreshTube() {
   if (view.tube !== tube) return;
   tube.detail = detail;
   $("tube-error").hidden = true;
-  const body = $("tube-stats").tBodies[0];
-  body.replaceChildren(...Object.entries(detail.stats).map(([k, v]) =>
-    el("tr", { "data-key": k }, el("td", {}, k), el("td", {}, v))));
+  $("tube-stats").replaceChildren(...Object.entries(detail.stats).map(([k, v]) =>
+    el("span", { class: "stat", "data-key": k }, el("span", { class: "muted" }, k), " ",
+      el("b", {}, v))));
   // replace a peek box only when its job changed, so a click on it is never lost
   const peeks = $("peeks");
   ["ready", "delayed", "buried"].forEach((state, index) => {
