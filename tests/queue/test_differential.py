@@ -489,6 +489,39 @@ def test_producer_and_worker_counts() -> None:
     assert oracle.transcript[4][1] == [b"RESERVED 2 5\r\nhello\r\n"]
 
 
+def test_waiting_client_closes() -> None:
+    """A waiting client that goes away stops waiting; the next job goes to the other waiter."""
+    steps: list[Step] = [
+        Send("a", b"reserve\r\n", read=False), waiting(1),
+        Send("b", b"reserve\r\n", read=False), waiting(2),
+        Close("a"), waiting(1),
+        Send("p", b"stats-tube default\r\nput 0 0 10 1\r\nx\r\n"), Read("b"),
+        Send("p", b"stats\r\n"),
+    ]
+    oracle, _ = differential(steps)
+    assert oracle.transcript[7][1] == [b"RESERVED 1 1\r\nx\r\n"]
+
+
+def test_waiters_on_paused_and_open_tubes() -> None:
+    """Waiting clients get jobs from their own watched, unpaused tubes only; a kick by another
+    connection and an unpause hand jobs to waiters too."""
+    steps: list[Step] = [
+        Send("p", b"use x\r\nput 0 0 10 1\r\n1\r\npause-tube x 86400\r\n"),
+        Send("a", b"watch x\r\nignore default\r\nreserve\r\n", read=False), waiting(1),
+        Send("b", b"watch y\r\nignore default\r\nreserve\r\n", read=False), waiting(2),
+        Send("p", b"use y\r\nput 0 0 10 1\r\n2\r\nstats-tube x\r\n"), Read("b"),
+        Send("b", b"release 2 0 0\r\nreserve\r\n"),
+        Send("c", b"watch y\r\nreserve\r\n", read=False), waiting(2),
+        Send("b", b"bury 2 0\r\n"), Send("p", b"kick 1\r\n"), Read("c"),
+        Send("p", b"pause-tube x 0\r\n"), Read("a"),
+    ]
+    oracle, _ = differential(steps)
+    assert oracle.transcript[6][1][-1] == b"RESERVED 2 1\r\n2\r\n"
+    assert oracle.transcript[7][1] == [b"RELEASED\r\n", b"RESERVED 2 1\r\n2\r\n"]
+    assert oracle.transcript[12][1][-1] == b"RESERVED 2 1\r\n2\r\n"
+    assert oracle.transcript[14][1][-1] == b"RESERVED 1 1\r\n1\r\n"
+
+
 def test_half_close_while_waiting() -> None:
     """§9 #23: a waiting client that shuts down its write side gets TIMED_OUT, then EOF."""
     steps: list[Step] = [Send("a", b"reserve\r\n", read=False), waiting(1), ShutdownWrite("a"),
