@@ -19,12 +19,12 @@ import os
 import socket
 import urllib.parse
 from collections.abc import Callable
+from typing import Any
 
 from tubeworks.supervisor.config import HttpServerConfig
 from tubeworks.supervisor.daemon import Supervisor
 from tubeworks.supervisor.logs import RotatingFile
 from tubeworks.supervisor.rpc import RPCInterface, handle_xmlrpc
-from tubeworks.web.app import handles, web_app
 
 MAX_HEADER_LINES = 100
 MAX_BODY = 16 * 1024 * 1024  # XML-RPC requests are small; refuse absurd ones
@@ -49,7 +49,7 @@ class HttpServer:
         self.streams: set[asyncio.StreamWriter] = set()
         self.followers: set[asyncio.Event] = set()  # wake-ups of streaming log tails
         self.closing = False
-        self.web = web_app(sv, rpc)  # dashboard, its JSON API and /metrics
+        self.web, self.web_handles = _dashboard(sv, rpc)  # dashboard, JSON API, /metrics
 
     async def start(self) -> None:
         if self.config.path:
@@ -162,7 +162,7 @@ class HttpServer:
                 return False
             await self._follow(reader, writer, log)
             return False
-        if handles(path):
+        if self.web is not None and self.web_handles(path):
             reply = await self.web.respond(method, target, headers, body)
             await self._send(
                 writer, reply.status, reply.body, reply.content_type, not keep, reply.headers
@@ -301,3 +301,14 @@ def _someone_listening(path: str) -> bool:
         except OSError:
             return False
     return True
+
+
+def _dashboard(sv: Supervisor, rpc: RPCInterface) -> tuple[Any, Callable[[str], bool]]:
+    """The web dashboard (tubeworks.web), or None when its optional packages are missing:
+    supervisord and its XML-RPC must keep working without them."""
+    try:
+        from tubeworks.web.app import handles, web_app
+    except ImportError as exc:
+        sv.log.warn(f"web dashboard disabled: {exc}")
+        return None, lambda path: False
+    return web_app(sv, rpc), handles
