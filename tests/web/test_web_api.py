@@ -6,6 +6,7 @@ import json
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from webharness import Stack, running_stack, wait_for
@@ -229,3 +230,17 @@ def test_log_tail_follows_what_the_process_prints(stack: Stack) -> None:
     wait_for(grown, what="the echoed line in the log")
     status, _, body = stack.request("GET", "/api/log?name=nope")
     assert (status, json.loads(body)) == (404, {"error": "no process 'nope'"})
+
+
+def test_a_queue_server_that_goes_away_shows_an_error_then_comes_back(stack: Stack) -> None:
+    """The shared client reconnects: the section recovers when the server is started again."""
+
+    def section() -> dict[str, Any]:
+        return next(q for q in stack.get("/api/state")["queues"] if q["address"] == stack.queue)
+
+    assert section()["error"] is None
+    assert stack.post("/api/process", {"name": "queue", "action": "stop"}) == (200, {"ok": True})
+    assert section()["error"].startswith(("ConnectFailed: ", "ConnectionBroken: "))
+    assert stack.post("/api/process", {"name": "queue", "action": "start"}) == (200, {"ok": True})
+    wait_for(lambda: section()["error"] is None, what="the queue section to recover")
+    assert [t["name"] for t in section()["tubes"]] == ["default"]  # a new, empty server

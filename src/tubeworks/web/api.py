@@ -10,9 +10,10 @@ connection and refuses to be used by two tasks at once).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, Final
 
 from tubeworks.client import AsyncClient, Client, ClientError, NotFound
@@ -35,6 +36,7 @@ QUEUE_TIMEOUT: Final = 5.0  # seconds a queue server may take to answer before w
 SERVER_RATES: Final = {"puts": "cmd_put", "reserves": "cmd_reserve", "deletes": "cmd_delete"}
 PROCESS_ACTIONS: Final = ("start", "stop", "restart")
 QUEUE_ACTIONS: Final = ("kick", "kick-job", "delete", "pause", "clear")
+DEFAULT_TUBE: Final = "default"
 
 
 class BadRequest(Exception):
@@ -102,8 +104,9 @@ class Dashboard:
             name = str(target.address)
             if name == key:
                 conn = self.queues.get(name)
-                if conn is None or conn.target != target:
+                if conn is None:
                     conn = self.queues[name] = QueueConn(target)
+                conn.target = target  # the program that runs it may have been renamed
                 return conn
         raise BadRequest(f"unknown queue server {key!r}")
 
@@ -133,8 +136,9 @@ class Dashboard:
         except ClientError as exc:
             targets = []
             queues.append({"address": "", "source": "environment", "error": str(exc)})
-        for target in targets:
-            queues.append(await self._queue_overview(self._queue(str(target.address))))
+        # concurrently: one slow or unreachable server must not hold up the others
+        conns = [self._queue(str(target.address)) for target in targets]
+        queues.extend(await asyncio.gather(*(self._queue_overview(c) for c in conns)))
         return 200, {
             "supervisor": {
                 "identification": self.sv.config.supervisord.identifier,
@@ -191,26 +195,26 @@ class Dashboard:
                 stats = await c.stats_tube(tube)
             except NotFound:
                 return None
-            await c.use(tube)
             peeks: dict[str, Any] = {}
-            for state, peek in (
-                ("ready", c.peek_ready),
-                ("delayed", c.peek_delayed),
-                ("buried", c.peek_buried),
-            ):
-                try:
-                    job = await peek()
-                    job_stats = await c.stats_job(job.id)
-                except NotFound:
-                    peeks[state] = None
-                    continue
-                peeks[state] = {
-                    "id": job.id,
-                    "pri": job_stats.pri,
-                    "age": job_stats.age,
-                    "time_left": job_stats.time_left,
-                    "body": render_body(job.body),
-                }
+            async with _using(c, tube):
+                for state, peek in (
+                    ("ready", c.peek_ready),
+                    ("delayed", c.peek_delayed),
+                    ("buried", c.peek_buried),
+                ):
+                    try:
+                        job = await peek()
+                        job_stats = await c.stats_job(job.id)
+                    except NotFound:
+                        peeks[state] = None
+                        continue
+                    peeks[state] = {
+                        "id": job.id,
+                        "pri": job_stats.pri,
+                        "age": job_stats.age,
+                        "time_left": job_stats.time_left,
+                        "body": render_body(job.body),
+                    }
             return {"name": tube, "stats": stats.as_dict(), "peek": peeks}
 
         try:
@@ -233,23 +237,28 @@ class Dashboard:
         if action in ("kick", "pause", "clear") and not isinstance(tube, str):
             raise BadRequest(f"{action} needs a tube name, got {tube!r}")
         address = conn.target.address
+        number = {
+            "kick": ("bound", 1, 2**31),
+            "kick-job": ("job", 1, 2**63),
+            "delete": ("job", 1, 2**63),
+            "pause": ("seconds", 0, 2**32 - 1),
+        }.get(action)
+        n = _number(request, *number) if number else 0  # checked before anything is done
 
         async def act(c: AsyncClient) -> dict[str, Any]:
             if action == "kick":
-                await c.use(str(tube))
-                return {"kicked": await c.kick(_number(request, "bound", 1, 2**31))}
+                async with _using(c, str(tube)):
+                    return {"kicked": await c.kick(n)}
             if action == "kick-job":
-                await c.kick_job(_number(request, "job", 1, 2**63))
+                await c.kick_job(n)
                 return {"kicked": 1}
             if action == "delete":
-                await c.delete(_number(request, "job", 1, 2**63))
+                await c.delete(n)
                 return {"deleted": 1}
             if action == "pause":
-                seconds = _number(request, "seconds", 0, 2**32 - 1)
-                await c.pause_tube(str(tube), seconds)
-                return {"paused": seconds}
-            result = await asyncio.to_thread(_clear, address, str(tube))
-            return {"deleted": result}
+                await c.pause_tube(str(tube), n)
+                return {"paused": n}
+            return {"deleted": await asyncio.to_thread(_clear, address, str(tube))}
 
         try:
             return 200, await conn.run(act)
@@ -297,6 +306,20 @@ def _number(request: dict[str, Any], key: str, low: int, high: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
         raise BadRequest(f"{key}: expected an integer in {low}..{high}, got {value!r}")
     return value
+
+
+@contextlib.asynccontextmanager
+async def _using(client: AsyncClient, tube: str) -> AsyncIterator[None]:
+    """Use ``tube`` for a moment, then ``default`` again.
+
+    A connection using a tube keeps it alive (and a reconnect would restore the use), so the
+    dashboard must not go on using the last tube someone looked at.
+    """
+    await client.use(tube)
+    try:
+        yield
+    finally:
+        await client.use(DEFAULT_TUBE)
 
 
 def _clear(address: Address, tube: str) -> int:
