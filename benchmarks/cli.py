@@ -16,7 +16,7 @@ import signal
 import sys
 from dataclasses import asdict
 
-from benchmarks import report, runner, workloads
+from benchmarks import procs, report, runner, workloads
 from benchmarks.procs import BenchError
 
 DEFAULT_BASE = f"{shutil.which('beanstalkd') or '/usr/bin/beanstalkd'} -l {{host}} -p {{port}}"
@@ -75,7 +75,9 @@ def main(argv: list[str] | None = None) -> int:
     only = [n for item in args.only or [] for n in item.split(",") if n]
     try:
         chosen = workloads.select(only)
-    except ValueError as exc:
+        procs.expand(args.server_cmd, 0, "--server-cmd")
+        procs.expand(args.ours_cmd, 0, "--ours-cmd")
+    except (ValueError, BenchError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     scale = args.scale if args.scale is not None else (

@@ -51,10 +51,19 @@ def test_harness_against_beanstalkd_and_ours() -> None:
     assert_complete(run_quick())
 
 
-def test_unknown_workload_is_rejected_before_anything_runs() -> None:
+@pytest.mark.parametrize(
+    ("args", "error"),
+    [
+        (["--only", "nope"], "error: --only: no workload named 'nope'; expected one of "),
+        (["--ours-cmd", "beanstalkd -l {host}"],
+         "error: --ours-cmd: expected a {port} placeholder, got 'beanstalkd -l {host}'"),
+    ],
+)
+def test_bad_options_are_rejected_before_anything_runs(args: list[str], error: str) -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "benchmarks", "--only", "nope"],
+        [sys.executable, "-m", "benchmarks", *args],
         cwd=REPO, capture_output=True, text=True, timeout=30,
     )
     assert proc.returncode == 2
-    assert "--only: no workload named 'nope'" in proc.stderr
+    assert proc.stdout == ""
+    assert proc.stderr.startswith(error)
