@@ -34,7 +34,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from servers import RunningServer, running, wait_listening
 
@@ -223,15 +223,16 @@ class Conn:
 
 
 def _send(sock: socket.socket, data: bytes, split: str | tuple[int, ...] | None) -> None:
-    if split is None:
-        sock.sendall(data)
-        return
-    cuts = range(1, len(data)) if split == "bytes" else split
+    """Write ``data`` in pieces; stop quietly if the server has closed (after ``quit``)."""
+    cuts = [] if split is None else range(1, len(data)) if split == "bytes" else split
     start = 0
-    for cut in [*cuts, len(data)]:
-        if cut > start:
-            sock.sendall(data[start:cut])
-            start = cut
+    try:
+        for cut in [*cuts, len(data)]:
+            if cut > start:
+                sock.sendall(data[start:cut])
+                start = cut
+    except (BrokenPipeError, ConnectionResetError):
+        pass  # the reader sees EOF and records it
 
 
 # ---------------------------------------------------------------------------------------------
@@ -520,13 +521,22 @@ def _yaml_detail(o_norm: list[Norm], c_norm: list[Norm]) -> list[str]:
 
 
 def differential(
-    steps: Sequence[Step], *flags: str, drop: Iterable[str] = (), wal: bool = False
+    steps: Sequence[Step],
+    *flags: str,
+    drop: Iterable[str] = (),
+    wal: bool = False,
+    trickle: bool = False,
 ) -> tuple[Run, Run]:
     """Play ``steps`` against a fresh beanstalkd and a fresh ours, in parallel; assert equal.
 
-    ``wal``: give each server its own empty binlog directory (``-b``). Returns both runs so a
+    ``wal``: give each server its own empty binlog directory (``-b``). ``trickle``: ours gets
+    every Send one byte per send() (beanstalkd still gets whole writes). Returns both runs so a
     test can also pin exact bytes (from the oracle's run).
     """
+    cand_steps = [
+        replace(step, split="bytes") if trickle and isinstance(step, Send) else step
+        for step in steps
+    ]
     with (
         tempfile.TemporaryDirectory(prefix="tw-diff-") as tmp,
         running(ORACLE, *flags, *_wal(tmp, "oracle", wal)) as oracle_srv,
@@ -534,7 +544,7 @@ def differential(
         ThreadPoolExecutor(2) as pool,
     ):
         f_oracle = pool.submit(run_script, oracle_srv, steps)
-        f_cand = pool.submit(run_script, cand_srv, steps)
+        f_cand = pool.submit(run_script, cand_srv, cand_steps)
         try:
             oracle, candidate = f_oracle.result(), f_cand.result()
         finally:

@@ -309,6 +309,21 @@ def test_single_connection(name: str) -> None:
     assert oracle.replies(), "a case must make the server say something"
 
 
+TRICKLED = ["unknown-command", "bad-format-words", "words-without-args", "put-extra-arg",
+            "expected-crlf", "expected-crlf-short-body", "body-with-crlf-and-nul", "empty-body",
+            "put-numbers", "id-parsing", "kick-lax-numbers", "pause-tube-parsing", "tube-names",
+            "tube-name-length", "long-line-224", "long-line-500", "long-line-300-then-more",
+            "extra-spaces-and-tabs", "all-byte-values", "quit"]
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("name", [pytest.param(n, marks=known(n)) for n in TRICKLED])
+def test_single_connection_byte_by_byte(name: str) -> None:
+    """The parsing-heavy cases again, with ours getting one byte per send()."""
+    oracle, _ = differential(CASES[name], trickle=True)
+    assert oracle.replies()
+
+
 def test_job_too_big_with_z() -> None:
     """-z 10: an 11-byte put is read whole and refused; the next put is job 1 (catalog #20)."""
     steps = a(b"put 0 0 0 11\r\ndelete 9999\r\nput 0 0 0 1\r\nx\r\n",
