@@ -56,3 +56,35 @@ def test_formatting_helpers() -> None:
     assert split_namespec("g:*") == ("g", None) and split_namespec("x") == ("x", "x")
     result = {"group": "x", "name": "x", "status": 60, "description": "ALREADY_STARTED"}
     assert result_line(result, "started", {60: "already started"}) == "x: ERROR (already started)"
+
+
+@pytest.mark.timeout(60)
+def test_ctl_tail_follow_and_http_with_auth(tmp_path: Path) -> None:
+    from svharness import HEADER, wait_for
+
+    from servers import free_port
+
+    port = free_port()
+    header = HEADER + f"\n[inet_http_server]\nport=127.0.0.1:{port}\nusername=u\npassword=pw\n"
+    programs = (
+        "[program:talk]\ncommand=sh -c 'echo one; read x; echo two; sleep 1000'\nstartsecs=0\n"
+    )
+    conf = write_config(tmp_path, programs, header)
+    with running_daemon("tubeworks", conf, client="tubeworks") as d:
+        d.wait_state("talk", "RUNNING")
+        base = [sys.executable, "-m", "tubeworks", "ctl", "-s", f"http://127.0.0.1:{port}"]
+        denied = subprocess.run([*base, "pid"], capture_output=True, text=True, timeout=30)
+        assert (denied.returncode, denied.stdout) == (1, "Server requires authentication\n")
+        follow = subprocess.Popen(
+            [*base, "-u", "u", "-p", "pw", "tail", "-f", "talk"], stdout=subprocess.PIPE, text=True
+        )
+        try:
+            assert follow.stdout is not None
+            assert follow.stdout.readline() == "==> Press Ctrl-C to exit <==\n"
+            assert follow.stdout.readline() == "one\n"
+            d.rpc().supervisor.sendProcessStdin("talk", "go\n")
+            assert follow.stdout.readline() == "two\n"
+        finally:
+            follow.kill()
+            follow.wait()
+        wait_for(lambda: "spawned: 'talk'" in d.ctl("maintail", "-200")[1])

@@ -161,3 +161,15 @@ def test_reload_keeps_unchanged_processes_running(tmp_path: Path, how: str) -> N
         assert d.rpc().supervisor.getState()["statename"] == "RUNNING"
         if how == "sighup":
             assert "WARN received SIGHUP indicating restart request" in d.activity_log()
+
+
+@pytest.mark.timeout(60)
+def test_reload_with_a_broken_config_keeps_running(tmp_path: Path) -> None:
+    conf = write_config(tmp_path, BEFORE)
+    with running_daemon("tubeworks", conf) as d:
+        pid = d.wait_state("steady", "RUNNING")["pid"]
+        conf.write_text(HEADER + "\n[program:x]\ncommand=/bin/true\nnumprocs=two\n")
+        assert d.ctl("reload") == (0, "Restarted supervisord\n")
+        d.wait_log("could not reload the configuration")
+        assert "[program:x] numprocs: expected an integer, got 'two'" in d.activity_log()
+        assert d.rpc().supervisor.getProcessInfo("steady")["pid"] == pid
