@@ -95,7 +95,7 @@ class PgStore:
         self._id_lock = asyncio.Lock()
         self._waiters: dict[PgConn, None] = {}  # blocked (or trying) reservers, arrival order
         self._gen: dict[bytes, int] = {}  # per tube: how often it was announced
-        self._pumping: set[bytes] = set()
+        self._pumping: dict[bytes, asyncio.Task[Any]] = {}
         self._repump: set[bytes] = set()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._due: list[tuple[float, int, Any]] = []  # (when, seq, what) sweep moments
@@ -308,7 +308,7 @@ class PgStore:
             self._sweep_at(ready_at, None)
             self._notify("d", tube, ready_at)
         else:
-            self._ready(tube)
+            await self._handed(tube)
             self._notify("r", tube)
         return b"INSERTED %d\r\n" % job_id
 
@@ -409,16 +409,25 @@ class PgStore:
     def _waiting_tubes(self) -> set[bytes]:
         return {t for c in self._waiters for t in c.watch}
 
-    def _ready(self, tube: bytes) -> None:
-        """``tube`` may have ready jobs now: hand them to blocked reservers."""
+    def _ready(self, tube: bytes) -> asyncio.Task[Any] | None:
+        """``tube`` may have ready jobs now: hand them to blocked reservers (the task doing
+        that, if any)."""
         self._gen[tube] = self._gen.get(tube, 0) + 1
         if not self._waiters:
-            return
-        if tube in self._pumping:
+            return None
+        task = self._pumping.get(tube)
+        if task is not None:
             self._repump.add(tube)
         elif any(tube in c.watch for c in self._waiters):
-            self._pumping.add(tube)
-            self._spawn(self._pump(tube))
+            task = self._pumping[tube] = self._spawn(self._pump(tube))
+        return task
+
+    async def _handed(self, tube: bytes) -> None:
+        """Hand ``tube``'s new jobs to this server's waiting clients before replying, so the
+        client that made them ready sees them taken, as with beanstalkd."""
+        task = self._ready(tube)
+        if task is not None:
+            await asyncio.wait([task])
 
     async def _pump(self, tube: bytes) -> None:
         try:
@@ -437,7 +446,7 @@ class PgStore:
                 if tube not in self._repump:
                     return
         finally:
-            self._pumping.discard(tube)
+            self._pumping.pop(tube, None)
 
     async def _serve_blocked(self, conn: PgConn) -> bool:
         try:
@@ -455,7 +464,6 @@ class PgStore:
         return True
 
     def reserve_job(self, conn: PgConn, job_id: int, now: float) -> bytes | None:
-        conn.worker = True
         self._answer(conn, self._reserve_job(conn, job_id, now))
         return None
 
@@ -466,6 +474,7 @@ class PgStore:
         if not rows:
             return P.NOT_FOUND
         job_id, deadline, body = rows[0]
+        conn.worker = True
         self._took(conn, job_id, deadline)
         return _reply_job(b"RESERVED", job_id, body)
 
@@ -504,7 +513,7 @@ class PgStore:
             self._sweep_at(ready_at, None)
             self._notify("d", tube, ready_at)
         else:
-            self._ready(tube)
+            await self._handed(tube)
             self._notify("r", tube)
         return P.RELEASED
 
@@ -593,7 +602,7 @@ class PgStore:
         if not rows and not await self.pool.fetch(sql.HAS_BURIED, params):
             rows = await self.pool.fetch(sql.KICK_DELAYED, params) if bound else []
         if rows:
-            self._ready(tube)
+            await self._handed(tube)
             self._notify("r", tube)
         return b"KICKED %d\r\n" % len(rows)
 
@@ -605,7 +614,7 @@ class PgStore:
         rows = await self.pool.fetch(sql.KICK_JOB, {"id": job_id})
         if not rows:
             return P.NOT_FOUND
-        self._ready(rows[0][0])
+        await self._handed(rows[0][0])
         self._notify("r", rows[0][0])
         return P.KICKED
 
@@ -623,7 +632,7 @@ class PgStore:
             self._sweep_at(at, name)
             self._notify("p", name, at)
         else:
-            self._ready(name)
+            await self._handed(name)
             self._notify("r", name)
         return P.PAUSED
 
