@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
 import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from svharness import running_daemon, wait_for, write_config
 
 from tubeworks.supervisor.events import (
@@ -118,3 +121,60 @@ def test_listener_receives_state_changes_and_remote_communication(tmp_path: Path
             "PROCESS_STATE_FATAL from_state:BACKOFF",
         ]
         assert lines()[-1] == "REMOTE_COMMUNICATION type:greeting|hello"
+
+
+def split_all(stream: bytes, cuts: list[int], maxbytes: int = 100) -> tuple[bytes, list[bytes]]:
+    from tubeworks.supervisor.capture import CaptureSplitter
+
+    splitter = CaptureSplitter(maxbytes)
+    logged, messages = b"", []
+    bounds = [0, *sorted(c % (len(stream) + 1) for c in cuts), len(stream)]
+    for a, b in itertools.pairwise(bounds):
+        log, done = splitter.feed(stream[a:b])
+        logged += log
+        messages += done
+    return logged, messages
+
+
+STREAM = b"before <!--XSUPERVISOR:BEGIN-->hello<!--XSUPERVISOR:END--> after <!--XSUPERVISOR"
+
+
+def test_capture_splits_the_same_way_whatever_the_chunking() -> None:
+    assert split_all(STREAM, []) == (b"before  after ", [b"hello"])
+    assert split_all(STREAM, list(range(len(STREAM)))) == (b"before  after ", [b"hello"])
+    assert split_all(b"<!--XSUPERVISOR:BEGIN-->0123456789<!--XSUPERVISOR:END-->", [], 4) == (
+        b"",
+        [b"6789"],
+    )  # at most capture_maxbytes, the newest kept
+
+
+@given(st.lists(st.integers(0, len(STREAM)), max_size=8))
+def test_capture_chunking_property(cuts: list[int]) -> None:
+    assert split_all(STREAM, cuts) == split_all(STREAM, [])
+
+
+@pytest.mark.timeout(60)
+def test_capture_mode_turns_bracketed_output_into_an_event(tmp_path: Path) -> None:
+    script = tmp_path / "listener.py"
+    script.write_text(LISTENER)
+    seen = tmp_path / "seen.txt"
+    programs = f"""
+        [eventlistener:watch]
+        command={sys.executable} {script} {seen}
+        events=PROCESS_COMMUNICATION
+
+        [program:talker]
+        command=sh -c 'read x; printf "log1 <!--XSUPERVISOR:BEGIN-->secret<!--XSUPERVISOR:END--> log2"; sleep 1000'
+        stdout_capture_maxbytes=1KB
+        stdout_logfile=%(here)s/talker.log
+        startsecs=0
+    """  # noqa: E501
+    with running_daemon("tubeworks", write_config(tmp_path, programs)) as d:
+        d.wait_state("watch", "RUNNING")
+        pid = d.wait_state("talker", "RUNNING")["pid"]
+        d.rpc().supervisor.sendProcessStdin("talker", "go\n")
+        wait_for(lambda: seen.exists() and seen.read_text())
+        assert seen.read_text() == (
+            f"PROCESS_COMMUNICATION_STDOUT processname:talker groupname:talker pid:{pid}|secret\n"
+        )
+        wait_for(lambda: (tmp_path / "talker.log").read_bytes() == b"log1  log2")

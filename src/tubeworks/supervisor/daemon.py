@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import IO, Protocol
 
 from tubeworks.supervisor import machine as m
+from tubeworks.supervisor.capture import CaptureSplitter
 from tubeworks.supervisor.config import AUTO, Config, GroupConfig, ProcessConfig
 from tubeworks.supervisor.datatypes import signal_name
 from tubeworks.supervisor.logs import ActivityLog, RotatingFile, auto_log_path
@@ -57,6 +58,7 @@ class Process:
     popen: object | None = None
     pipes: dict[str, IO[bytes]] = field(default_factory=dict)  # stdin/stdout/stderr, parent ends
     removed: bool = False
+    capture: dict[str, CaptureSplitter] = field(default_factory=dict)  # capture mode channels
 
     @property
     def config(self) -> ProcessConfig:
@@ -296,6 +298,16 @@ class Supervisor:
             return  # listener protocol, not log output
         if self.config.supervisord.strip_ansi:
             data = ANSI_ESCAPE.sub(b"", data)
+        splitter = process.capture.get(channel)
+        if splitter is not None:
+            data, messages = splitter.feed(data)
+            head = f"processname:{process.name} groupname:{process.group} pid:{process.proc.pid}\n"
+            for message in messages:
+                if self.bus is not None:
+                    name = f"PROCESS_COMMUNICATION_{channel.upper()}"
+                    self.bus.publish(name, head.encode() + message)
+            if not data:
+                return
         log = process.logs.get(channel)
         if log is not None:
             try:
@@ -365,7 +377,11 @@ class Supervisor:
                 path = auto_log_path(sv.childlogdir, config.name, channel, sv.identifier)
             paths[channel] = path or ""
             logs[channel] = RotatingFile(path, lc.maxbytes, lc.backups) if path else None
-        return Process(m.Proc(config), logs, paths)
+        process = Process(m.Proc(config), logs, paths)
+        for channel, lc in (("stdout", config.stdout), ("stderr", config.stderr)):
+            if lc.capture_maxbytes > 0:
+                process.capture[channel] = CaptureSplitter(lc.capture_maxbytes)
+        return process
 
     def add_group(self, config: GroupConfig) -> Group:
         """Create the group's processes and start the autostart ones (priority order)."""
