@@ -59,6 +59,7 @@ def browser(stack: Stack) -> Iterator[Driver]:
         "--window-size=1280,1400",
     ):  # fmt: skip
         options.add_argument(arg)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
     try:
         driver.get(f"http://{AUTH[0]}:{AUTH[1]}@127.0.0.1:{stack.http_port}/")
@@ -175,3 +176,9 @@ def test_log_tail_shows_a_line_the_process_just_printed(stack: Stack, browser: D
     stack.rpc().supervisor.sendProcessStdin("echo", f"<u>{token}</u>\n")
     until(browser, lambda d: f"echo: <u>{token}</u>" in (text_of(d, "#log-text") or ""))
     assert browser.find_elements(By.CSS_SELECTOR, "#log-text u") == []
+
+
+def test_the_page_logged_no_errors(browser: Driver) -> None:
+    """Runs last: whatever the tests above clicked, the page's script never failed."""
+    severe = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+    assert severe == []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -58,6 +59,8 @@ def test_running_process_state_uptime_pid_cpu_and_memory(stack: Stack) -> None:
     assert sum(v for k, v in states.items() if ("name", "echo") in k) == 1
     assert m["tubeworks_supervisor_process_pid"][1][key("echo")] == echo["pid"]
     assert m["tubeworks_supervisor_process_uptime_seconds"][1][key("echo")] >= 0
+    started = m["tubeworks_supervisor_process_start_time_seconds"][1][key("echo")]
+    assert 0 < time.time() - started < 600
     kind, cpu = m["tubeworks_supervisor_process_cpu_seconds"]
     assert kind == "counter" and cpu[key("echo")] >= 0
     kind, rss = m["tubeworks_supervisor_process_resident_memory_bytes"]

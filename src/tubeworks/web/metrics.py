@@ -68,6 +68,11 @@ class SupervisorCollector:
             "Seconds since the process was spawned (0 when it is not running).",
             labels=LABELS,
         )
+        started = GaugeMetricFamily(
+            "tubeworks_supervisor_process_start_time_seconds",
+            "Unix time of the last spawn (0: never started).",
+            labels=LABELS,
+        )
         pid = GaugeMetricFamily(
             "tubeworks_supervisor_process_pid", "Pid of the process (0: none).", labels=LABELS
         )
@@ -104,6 +109,7 @@ class SupervisorCollector:
                 state.add_metric([*labels, candidate.name], int(proc.state == candidate))
             running = proc.state in SIGNALLABLE_STATES and proc.pid > 0
             up.add_metric(labels, max(0.0, now - proc.laststart) if running else 0.0)
+            started.add_metric(labels, proc.laststart)
             pid.add_metric(labels, proc.pid if running else 0)
             starts.add_metric(labels, self.counters.starts[process.namespec])
             for code, count in sorted(self.counters.exits.get(process.namespec, {}).items()):
@@ -113,7 +119,7 @@ class SupervisorCollector:
             if used is not None:
                 cpu.add_metric(labels, used.cpu_seconds)
                 rss.add_metric(labels, used.rss_bytes)
-        yield from (state, up, pid, starts, exits, last, cpu, rss)
+        yield from (state, up, started, pid, starts, exits, last, cpu, rss)
         yield GaugeMetricFamily(
             "tubeworks_supervisor_state",
             "State code of the daemon (1 running, 0 restarting, -1 shutting down).",
