@@ -354,7 +354,13 @@ def test_same_replies_as_beanstalkd(
 ) -> None:
     """Streams that avoid the deliberate differences, split at random points for ours and
     sent whole to beanstalkd 1.12, get the same replies."""
-    oracle, ours = oracle_and_ours
+    _check_against_oracle(oracle_and_ours, stream, cuts)
+
+
+def _check_against_oracle(
+    pair: tuple[RunningServer, RunningServer], stream: bytes, cuts: list[int]
+) -> None:
+    oracle, ours = pair
     expected = [normalise(r, quoted=False) for r in split_replies(exchange(oracle, stream, []))]
     got = _normalised(exchange(ours, stream, cuts))
     assert _agree(expected, got), f"{stream!r}\n1.12: {expected}\nours: {got}"
@@ -366,6 +372,22 @@ def _assert_same_state(one: RunningServer, two: RunningServer, stream: bytes) ->
     one_stats = normalise(exchange(one, b"stats\r\n", []), quoted=one.kind != "beanstalkd")
     two_stats = normalise(exchange(two, b"stats\r\n", []), quoted=two.kind != "beanstalkd")
     assert _same(one_stats, two_stats), f"{stream!r}\nstats differ:\n{one_stats}\n{two_stats}"
+
+
+@pytest.fixture(scope="module")
+def small_jobs_pair() -> Iterator[tuple[RunningServer, RunningServer]]:
+    """beanstalkd and ours with -z 8, so many generated puts are JOB_TOO_BIG."""
+    with running("beanstalkd", "-z", "8") as oracle, running("tubeworks", "-z", "8") as ours:
+        yield oracle, ours
+
+
+@settings(FUZZ_SETTINGS, max_examples=100)
+@given(stream=streams().filter(_safe).filter(_oracle_friendly), cuts=SPLITS)
+def test_same_replies_as_beanstalkd_with_small_max_job_size(
+    small_jobs_pair: tuple[RunningServer, RunningServer], stream: bytes, cuts: list[int]
+) -> None:
+    """As above with -z 8: JOB_TOO_BIG bodies are skipped the same way by both."""
+    _check_against_oracle(small_jobs_pair, stream, cuts)
 
 
 # --- several connections, valid commands, against beanstalkd
