@@ -219,3 +219,13 @@ def test_fcgi_program_socket() -> None:
         parse("[fcgi-program:web]\ncommand=/x\nsocket=http://x\n")
     with pytest.raises(ConfigError, match=r"socket_mode: only applies to unix:// sockets$"):
         parse("[fcgi-program:web]\ncommand=/x\nsocket=tcp://127.0.0.1:9\nsocket_mode=0600\n")
+
+
+def test_syslog_destinations() -> None:
+    from tubeworks.supervisor.logs import syslog_lines
+
+    cfg = parse("[supervisord]\nlogfile=syslog\n[program:a]\ncommand=/x\nstdout_logfile=syslog\n")
+    assert cfg.supervisord.logfile == "syslog"
+    p = cfg.groups[0].processes[0]
+    assert (p.stdout.logfile, p.stdout.syslog) == (None, True)  # deprecated spelling
+    assert syslog_lines("web", b"one\ntwo\n") == ["web one", "web two"]

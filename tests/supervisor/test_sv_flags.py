@@ -132,3 +132,19 @@ def _ctl(conf: Path) -> list[str]:
     from svharness import SUPERVISORCTL
 
     return [SUPERVISORCTL, "-c", str(conf)]
+
+
+def test_logging_to_syslog(tmp_path: Path) -> None:
+    header = HEADER.replace("logfile=%(here)s/supervisord.log", "logfile=syslog")
+    programs = """
+        [program:chat]
+        command=sh -c 'echo to syslog; sleep 1000'
+        startsecs=0
+        stdout_syslog=true
+        stdout_logfile=%(here)s/chat.log
+    """
+    with running_daemon("tubeworks", write_config(tmp_path, programs, header)) as d:
+        d.wait_state("chat", "RUNNING")
+        wait_for(lambda: (tmp_path / "chat.log").read_text() == "to syslog\n")  # and the file
+        assert d.ctl("maintail") == (1, "supervisord: ERROR (no log file)\n")
+        assert not (tmp_path / "supervisord.log").exists()

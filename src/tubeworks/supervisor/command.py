@@ -53,7 +53,8 @@ def overrides_from_flags(opts: dict[str, Any]) -> dict[str, Any]:
             out[key] = opts[flag]
     for key in ("logfile", "pidfile"):
         if opts.get(key) is not None:
-            out[key] = os.path.abspath(opts[key])
+            special = key == "logfile" and opts[key].lower() == "syslog"
+            out[key] = opts[key] if special else os.path.abspath(opts[key])
     if opts.get("nodaemon"):
         out["nodaemon"] = True
     if opts.get("silent"):

@@ -146,7 +146,7 @@ def _supervisord(
     except ValueError as exc:
         raise r.fail("environment", str(exc)) from None
     return SupervisordConfig(
-        logfile=os.path.join(cwd, r.text("logfile", "supervisord.log") or ""),
+        logfile=_activity_logfile(r.text("logfile", "supervisord.log") or "", cwd),
         logfile_maxbytes=r.get("logfile_maxbytes", dt.byte_size, "50MB"),
         logfile_backups=r.get("logfile_backups", lambda s: dt.integer(s, 0), "10"),
         loglevel=level,
@@ -164,6 +164,11 @@ def _supervisord(
         environment=environment,
         identifier=r.text("identifier", "supervisor") or "supervisor",
     )
+
+
+def _activity_logfile(value: str, cwd: str) -> str:
+    """A path relative to the cwd, or the special value ``syslog``."""
+    return value if value.strip().lower() == "syslog" else os.path.join(cwd, value)
 
 
 def _auth(r: _Reader) -> tuple[str | None, str | None]:

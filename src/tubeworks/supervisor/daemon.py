@@ -25,7 +25,13 @@ from tubeworks.supervisor import machine as m
 from tubeworks.supervisor.capture import CaptureSplitter
 from tubeworks.supervisor.config import AUTO, Config, GroupConfig, ProcessConfig
 from tubeworks.supervisor.datatypes import signal_name
-from tubeworks.supervisor.logs import ActivityLog, RotatingFile, auto_log_path
+from tubeworks.supervisor.logs import (
+    ActivityLog,
+    RotatingFile,
+    auto_log_path,
+    send_to_syslog,
+    syslog_lines,
+)
 from tubeworks.supervisor.spawn import (
     SpawnError,
     child_environment,
@@ -308,6 +314,8 @@ class Supervisor:
                     self.bus.publish(name, head.encode() + message)
             if not data:
                 return
+        if (process.config.stdout if channel == "stdout" else process.config.stderr).syslog:
+            send_to_syslog(syslog_lines(process.name, data))
         log = process.logs.get(channel)
         if log is not None:
             try:

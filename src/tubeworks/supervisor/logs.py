@@ -12,6 +12,7 @@ from __future__ import annotations
 import glob
 import os
 import sys
+import syslog
 import tempfile
 import time
 from collections.abc import Callable
@@ -25,6 +26,17 @@ LEVELS = {
     "debug": (10, "DEBG"),
     "trace": (5, "TRAC"),
     "blather": (3, "BLAT"),
+}
+
+
+SYSLOG_PRIORITIES = {
+    "critical": syslog.LOG_CRIT,
+    "error": syslog.LOG_ERR,
+    "warn": syslog.LOG_WARNING,
+    "info": syslog.LOG_INFO,
+    "debug": syslog.LOG_DEBUG,
+    "trace": syslog.LOG_DEBUG,
+    "blather": syslog.LOG_DEBUG,
 }
 
 
@@ -90,6 +102,17 @@ class RotatingFile:
         self._file.close()
 
 
+def syslog_lines(prefix: str, data: bytes) -> list[str]:
+    """Child output → syslog messages: one per line, prefixed with the process name."""
+    text = data.decode("utf-8", "replace").rstrip("\n")
+    return [f"{prefix} {line}" for line in text.split("\n")]
+
+
+def send_to_syslog(messages: list[str], priority: int = syslog.LOG_INFO) -> None:
+    for message in messages:
+        syslog.syslog(priority, message)
+
+
 def auto_log_path(childlogdir: str, name: str, channel: str, identifier: str) -> str:
     """A fresh ``NAME-stdout---IDENT-XXXXXX.log`` in childlogdir, as supervisord names them."""
     fd, path = tempfile.mkstemp(
@@ -129,7 +152,8 @@ class ActivityLog:
         echo: bool = False,
     ) -> None:
         self.threshold = LEVELS[level][0]
-        self.file = RotatingFile(path, maxbytes, backups) if path else None
+        self.to_syslog = path == "syslog"  # logfile=syslog: the activity log goes to syslog
+        self.file = RotatingFile(path, maxbytes, backups) if path and not self.to_syslog else None
         self.echo = echo
 
     def enabled(self, level: str) -> bool:
@@ -140,6 +164,8 @@ class ActivityLog:
             return
         line = format_line(level, message, time.time())
         data = line.encode("utf-8", "surrogateescape")
+        if self.to_syslog:
+            send_to_syslog([f"{LEVELS[level][1]} {message}"], SYSLOG_PRIORITIES[level])
         if self.file is not None:
             try:
                 self.file.write(data)
