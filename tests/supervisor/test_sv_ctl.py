@@ -88,3 +88,21 @@ def test_ctl_tail_follow_and_http_with_auth(tmp_path: Path) -> None:
             follow.kill()
             follow.wait()
         wait_for(lambda: "spawned: 'talk'" in d.ctl("maintail", "-200")[1])
+
+
+@pytest.mark.timeout(60)
+def test_ctl_interactive_reads_commands_from_stdin(tmp_path: Path) -> None:
+    conf = write_config(tmp_path, "[program:a]\ncommand=sleep 1000\nstartsecs=0\n")
+    with running_daemon("tubeworks", conf) as d:
+        d.wait_state("a", "RUNNING")
+        done = subprocess.run(
+            [sys.executable, "-m", "tubeworks", "ctl", "-c", str(conf)],
+            input="stop a\nnosuch\nquit\n",
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        lines = done.stdout.splitlines()
+        assert done.returncode == 0  # always 0 in interactive mode, as supervisorctl
+        assert lines[0].startswith("a ") and "RUNNING" in lines[0]  # status first
+        assert lines[1:] == ["a: stopped", "*** Unknown syntax: nosuch"]
