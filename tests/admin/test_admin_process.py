@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from servers import RunningServer, free_port
+from servers import RunningServer, free_port, running
 from tubeworks.client import Client, NotFound
 from tubeworks.client.bulk import export_jobs
 
@@ -146,3 +146,45 @@ def test_top_redraws_in_place_on_a_terminal(beanstalkd: RunningServer) -> None:
     proc.stderr.close()
     assert screen.count(b"\x1b[H\x1b[2J") == 2  # home + clear before each frame
     assert screen.count(b"tubeworks top") == 2 and b"default" in screen
+
+
+def test_top_keeps_trying_while_the_server_is_down() -> None:
+    port = free_port()
+    code, out, err = finish(
+        tubeworks("top", "-i", "2", "-n", "0.05", "--server", f"127.0.0.1:{port}")
+    )
+    frames = out.strip().split("\n\n")
+    assert len(frames) == 2
+    assert all(f.startswith(f"tubeworks top  127.0.0.1:{port}  unreachable: ") for f in frames)
+    assert code == 3 and err.startswith("tubeworks top: cannot connect to ")
+
+
+def test_top_recovers_when_the_server_comes_back() -> None:
+    port = free_port()
+    main_fd, child_fd = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tubeworks", "top", "-n", "0.05", "--server", f"127.0.0.1:{port}"],
+        stdout=child_fd, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    os.close(child_fd)
+    seen = b""
+
+    def read_until(marker: bytes) -> None:
+        nonlocal seen
+        deadline = time.monotonic() + 20
+        while marker not in seen:
+            assert time.monotonic() < deadline, f"no {marker!r} in {seen[-300:]!r}"
+            seen += os.read(main_fd, 65536)
+
+    try:
+        read_until(b"unreachable: cannot connect")
+        with running("beanstalkd", port=port):
+            seen = b""
+            read_until(b"TUBE")
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(20) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        os.close(main_fd)

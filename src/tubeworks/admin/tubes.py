@@ -11,7 +11,7 @@ import click
 
 from tubeworks.admin import render
 from tubeworks.admin.common import EXIT_REFUSED, EXIT_USAGE, admin_command, connect, fail
-from tubeworks.client import Address, Client, NotFound, TubeStats
+from tubeworks.client import Address, Client, NotFound, TransportError, TubeStats
 
 
 def all_tube_stats(client: Client) -> list[TubeStats]:
@@ -83,28 +83,41 @@ def pause_command(server: Address, tube: str, seconds: int) -> None:
 def top_command(server: Address, interval: float, iterations: int | None, once: bool) -> None:
     """A live view of all tubes, refreshed in place, with put and delete rates.
 
-    On a terminal the screen is redrawn; otherwise frames are printed one after another.
+    On a terminal the screen is redrawn; otherwise frames are printed one after another. If the
+    server goes away, top says so and keeps trying (exit 3 if the last refresh failed).
     """
     if once:
         iterations = 1
     redraw = sys.stdout.isatty()
-    with connect(server) as client:
-        previous: list[TubeStats] = []
-        then = time.monotonic()
-        frame = 0
-        try:
-            while iterations is None or frame < iterations:
-                if frame:
-                    time.sleep(max(0.0, then + interval - time.monotonic()))
-                now = time.monotonic()
+    client = Client(server, timeout=30.0, lazy=True)
+    previous: list[TubeStats] = []
+    then = time.monotonic()
+    frame = 0
+    failure: TransportError | None = None
+    try:
+        while iterations is None or frame < iterations:
+            if frame:
+                time.sleep(max(0.0, then + interval - time.monotonic()))
+            now = time.monotonic()
+            try:
                 server_stats = client.stats().as_dict()
                 tubes = all_tube_stats(client)
-                rates = render.rates_between(previous, tubes, now - then) if frame else {}
+            except TransportError as exc:
+                failure, previous = exc, []
+                screen = f"tubeworks top  {server}  unreachable: {exc}; retrying every {interval}s"
+            else:
+                failure = None
+                rates = render.rates_between(previous, tubes, now - then) if previous else {}
                 screen = render.top_screen(str(server), server_stats, tubes, rates)
-                if redraw:
-                    click.echo("\x1b[H\x1b[2J" + screen, nl=True)
-                else:
-                    click.echo(("\n" if frame else "") + screen)
-                previous, then, frame = tubes, now, frame + 1
-        except KeyboardInterrupt:
-            pass  # Ctrl-C is how you leave top: not an error
+                previous = tubes
+            if redraw:
+                click.echo("\x1b[H\x1b[2J" + screen)
+            else:
+                click.echo(("\n" if frame else "") + screen)
+            then, frame = now, frame + 1
+    except KeyboardInterrupt:
+        failure = None  # Ctrl-C is how you leave top: not an error
+    finally:
+        client.close()
+    if failure is not None:
+        raise failure
