@@ -30,6 +30,8 @@ LAZY_COMMANDS: dict[str, str] = {
     "supervisord": "tubeworks.supervisor.command:supervisord_command",
     "ctl": "tubeworks.supervisor.ctl:ctl_command",
     "worker": "tubeworks.worker.cli:worker_command",
+    "up": "tubeworks.stack.command:up_command",
+    "init": "tubeworks.stack.command:init_command",
 }
 
 
