@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import sys
 import time
 from collections.abc import Iterator
@@ -13,7 +14,11 @@ from webharness import Stack, running_stack, wait_for
 
 pytestmark = pytest.mark.timeout(60)
 
+# both HTTP servers: they share one app, so nothing is counted twice
 FAILING = f"""
+[unix_http_server]
+file=%(here)s/sv.sock
+
 [program:failing]
 command={sys.executable} -c "raise SystemExit(3)"
 startsecs=0
@@ -101,3 +106,17 @@ def test_a_removed_group_stops_being_exported(stack: Stack) -> None:
     for family, (_, samples) in m.items():
         assert not any(("name", "failing") in k for k in samples), family
     assert m["tubeworks_supervisor_processes"][1][()] == 2
+
+
+def test_the_unix_socket_server_serves_the_same_metrics(stack: Stack) -> None:
+    with socket.socket(socket.AF_UNIX) as s:
+        s.settimeout(10)
+        s.connect(str(stack.dir / "sv.sock"))
+        s.sendall(b"GET /metrics HTTP/1.0\r\n\r\n")
+        data = b""
+        while chunk := s.recv(65536):
+            data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200 ")
+    names = {f.name for f in text_string_to_metric_families(body.decode())}
+    assert "tubeworks_supervisor_process_starts" in names
