@@ -84,3 +84,21 @@ def test_wal_restart_keeps_states(drop: tuple[str, ...]) -> None:
              *a(*(b"stats-job %d\r\n" % i for i in range(1, 5)), b"stats-tube t1\r\n",
                 b"list-tubes\r\n", b"peek-buried\r\n", b"stats\r\n")]
     differential(steps, wal=True, drop=drop)
+
+
+WHY_COMPACT = WHY_STATS + (
+    "; with -s 4096, after 60 puts and 54 deletes 1.12 has migrated 9 records and moved to "
+    "binlog.5 (oldest 5, 123 written); ours migrated 0 and is at binlog.3 (oldest 3, 114)"
+)
+COMPACTION = ("binlog-oldest-index", "binlog-current-index", "binlog-records-migrated",
+              "binlog-records-written")
+
+
+@variants(*EXTRA_STATS, *FILE, *COMPACTION, why=WHY_COMPACT)
+def test_wal_small_files_and_compaction(drop: tuple[str, ...]) -> None:
+    """-s 4096: files roll over and are compacted as jobs are deleted (§7)."""
+    body = b"y" * 100
+    deletes = b"".join(b"delete %d\r\n" % i for i in range(1, 55))
+    steps = a(*[b"put 0 0 10 100\r\n" + body + b"\r\n"] * 60, b"stats\r\n", deletes,
+              b"stats\r\n", b"stats-job 60\r\n")
+    differential(steps, "-s", "4096", wal=True, drop=drop)
