@@ -24,7 +24,7 @@ RESTORED = ("pri", "reserves", "releases", "buries")  # 1.12 loses/overcounts th
 
 
 WHY_STATS = "with -b ours adds binlog-files/-bytes/-failing/-last-error; stats-job file: 0"
-WHY_WRITTEN = WHY_STATS + "; ours counts one more binlog-records-written"
+WHY_WRITTEN = WHY_STATS + "; ours writes a binlog record for every reserve (1.12: none)"
 WHY_RESTORE = WHY_STATS + (
     "; after a restart ours keeps the release pri and reserves/releases and does not add 1 to"
     " buries (1.12 loses/adds them: #597, #668)"
