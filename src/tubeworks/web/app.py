@@ -66,6 +66,7 @@ class WebApp:
         self.counters = ProcessCounters()
         self.counters.attach(sv)
         self.registry = registry_for(sv, self.counters)
+        self.sv = sv
         self.api = Dashboard(sv, rpc)
 
     async def respond(
@@ -83,6 +84,9 @@ class WebApp:
                 return _json(*await self._post(path, body))
         except BadRequest as exc:
             return _json(exc.status, {"error": str(exc)})
+        except Exception as exc:  # a bug here must not take the XML-RPC server's connection down
+            self.sv.log.log("error", f"dashboard: {method} {path} failed: {exc!r}")
+            return _json(500, {"error": f"internal error: {exc!r}"})
         return _json(405, {"error": f"expected GET or POST, got {method}"})
 
     async def _get(self, path: str, query: dict[str, list[str]]) -> Response:

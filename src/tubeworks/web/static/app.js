@@ -240,9 +240,12 @@ function renderQueues(queues) {
     const error = block.querySelector(".error");
     error.hidden = !q.error;
     setText(error, q.error);
-    if (q.error) continue;
-    chart(block.querySelector("canvas"), q.rates, SERIES);
     const body = block.querySelector("tbody");
+    if (q.error) {
+      body.replaceChildren(); // counts from before the error would mislead
+      continue;
+    }
+    chart(block.querySelector("canvas"), q.rates, SERIES);
     const rows = new Map([...body.rows].map((r) => [r.dataset.tube, r]));
     q.tubes.forEach((t, index) => {
       let row = rows.get(t.name);
