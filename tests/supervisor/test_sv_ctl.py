@@ -5,24 +5,20 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 from svharness import running_daemon, write_config
-from test_sv_compat import transcript
+from svtranscript import Transcript
 
 from tubeworks.supervisor.client import format_status, result_line, split_namespec
 
 
-@pytest.mark.timeout(90)
-def test_ctl_matches_supervisorctl_command_for_command(tmp_path: Path) -> None:
-    (tmp_path / "a").mkdir()
-    (tmp_path / "b").mkdir()
-    with ThreadPoolExecutor(2) as pool:
-        ours_f = pool.submit(transcript, "tubeworks", tmp_path / "a", "tubeworks")
-        theirs_f = pool.submit(transcript, "tubeworks", tmp_path / "b", "supervisorctl")
-        ours, theirs = ours_f.result(), theirs_f.result()
+@pytest.mark.timeout(150)
+def test_ctl_matches_supervisorctl_command_for_command(
+    transcripts: dict[str, Transcript],
+) -> None:
+    ours, theirs = transcripts["ours_ctl"], transcripts["ours"]
     assert ours[0][1] == 3 and "sleeper" in ours[0][2]
     for mine, real in zip(ours, theirs, strict=True):
         assert mine == real
