@@ -277,3 +277,19 @@ def test_forked_child_gets_its_own_connection(any_server: RunningServer) -> None
         c.put(b"parent after")  # the parent's connection is still in step
         assert c.stats_tube("forks").current_jobs_ready == 3
         assert c.stats().total_connections == connections + 1  # the child's own
+
+
+def test_release_and_bury_keep_the_priority_unless_given(client: Client) -> None:
+    job_id = client.put(b"x", priority=42)
+    client.release(client.reserve(0))
+    assert client.stats_job(job_id).pri == 42
+    client.bury(client.reserve(0))
+    assert client.stats_job(job_id).pri == 42
+    client.kick_job(job_id)
+    client.release(client.reserve(0), priority=7, delay=30)
+    stats = client.stats_job(job_id)
+    assert (stats.pri, stats.state, stats.delay) == (7, JobState.DELAYED, 30)
+    with pytest.raises(NotFound, match=r"^stats-job: NOT_FOUND$"):
+        client.release(999_999)
+    with pytest.raises(NotFound, match=r"^bury: NOT_FOUND$"):
+        client.bury(job_id, priority=1)  # delayed, not reserved by us

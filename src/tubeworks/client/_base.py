@@ -305,6 +305,19 @@ class BaseClient:
         )
         return (yield from _batched("put_many", calls, window))
 
+    def _keep_priority_flow(
+        self, job: int | Job, priority: int | None, make: Callable[[int], Call[None]]
+    ) -> Flow[None]:
+        """Run ``make(priority)``; with no priority, the job's current one (one more round trip)."""
+        if priority is None:
+            stats = (yield [self._stats_job_call(job)])[0]
+            if isinstance(stats, CommandError):
+                raise stats
+            priority = stats.pri
+        result = (yield [make(priority)])[0]
+        if isinstance(result, CommandError):
+            raise result
+
     def _delete_many_flow(self, jobs: Iterable[int | Job], window: int) -> Flow[None]:
         yield from _batched("delete_many", (self._delete_call(j) for j in jobs), window)
 

@@ -342,13 +342,15 @@ class AsyncClient(BaseClient):
     async def delete(self, job: int | Job) -> None:
         await self._run(self._delete_call(job))
 
-    async def release(
-        self, job: int | Job, priority: int = DEFAULT_PRIORITY, delay: float = 0
-    ) -> None:
-        await self._run(self._release_call(job, priority, delay))
+    async def release(self, job: int | Job, priority: int | None = None, delay: float = 0) -> None:
+        await self._drive(
+            self._keep_priority_flow(job, priority, lambda pri: self._release_call(job, pri, delay))
+        )
 
-    async def bury(self, job: int | Job, priority: int = DEFAULT_PRIORITY) -> None:
-        await self._run(self._bury_call(job, priority))
+    async def bury(self, job: int | Job, priority: int | None = None) -> None:
+        await self._drive(
+            self._keep_priority_flow(job, priority, lambda pri: self._bury_call(job, pri))
+        )
 
     async def touch(self, job: int | Job) -> None:
         await self._run(self._touch_call(job))

@@ -431,13 +431,18 @@ class Client(BaseClient):
         """Delete a job you reserved, or any ready, delayed or buried job. NotFound otherwise."""
         self._run(self._delete_call(job))
 
-    def release(self, job: int | Job, priority: int = DEFAULT_PRIORITY, delay: float = 0) -> None:
-        """Give a reserved job back (ready, or delayed by ``delay`` seconds)."""
-        self._run(self._release_call(job, priority, delay))
+    def release(self, job: int | Job, priority: int | None = None, delay: float = 0) -> None:
+        """Give a reserved job back (ready, or delayed by ``delay`` seconds).
 
-    def bury(self, job: int | Job, priority: int = DEFAULT_PRIORITY) -> None:
-        """Set a reserved job aside until it is kicked."""
-        self._run(self._bury_call(job, priority))
+        ``priority`` None keeps the job's current priority (read with ``stats-job`` first).
+        """
+        self._drive(
+            self._keep_priority_flow(job, priority, lambda pri: self._release_call(job, pri, delay))
+        )
+
+    def bury(self, job: int | Job, priority: int | None = None) -> None:
+        """Set a reserved job aside until it is kicked; ``priority`` None keeps the current one."""
+        self._drive(self._keep_priority_flow(job, priority, lambda pri: self._bury_call(job, pri)))
 
     def touch(self, job: int | Job) -> None:
         """Restart a reserved job's TTR."""
