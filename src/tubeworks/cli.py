@@ -32,6 +32,7 @@ LAZY_COMMANDS: dict[str, str] = {
     "worker": "tubeworks.worker.cli:worker_command",
     "up": "tubeworks.stack.command:up_command",
     "init": "tubeworks.stack.command:init_command",
+    "examples": "tubeworks.stack.examples_cli:examples_command",
 }
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import glob
 import json
 import os
@@ -30,9 +29,12 @@ def _read_includes(pattern: str, base: str) -> list[tuple[str, str]]:
 
 
 def load_stack(
-    path: str | None, port: int | None = None, env: Mapping[str, str] | None = None
+    path: str | None,
+    port: int | None = None,
+    env: Mapping[str, str] | None = None,
+    var_dir: str | None = None,
 ) -> StackConfig:
-    """Read ``path`` (None: the embedded defaults) and apply a ``--port`` override.
+    """Read ``path`` (None: the embedded defaults) and apply ``--port``/``--var-dir``.
 
     Raises:
         ConfigError: unreadable file or bad value (the message has file:line).
@@ -47,6 +49,8 @@ def load_stack(
             raise ConfigError(f"could not read config file {path!r}: {exc.strerror}") from None
     if port is not None:
         text += f"\n[queue]\nport = {port}\n"  # a repeated section merges; the last key wins
+    if var_dir is not None:
+        text += f"\n[up]\nvar_dir = {os.path.abspath(var_dir).replace('%', '%%')}\n"
     try:
         return parse_stack(
             text,
@@ -107,8 +111,11 @@ def print_status(stack: StackConfig) -> int:
     help=f"config file (default: ./{CONFIG_NAME} if it exists, else built-in defaults)",
 )
 @click.option("-p", "--port", type=click.IntRange(1, 65535), help="queue port (overrides [queue])")
+@click.option("--var-dir", metavar="DIR", help="state directory (overrides var_dir in [up])")
 @click.option("--status", is_flag=True, help="show the running stack's processes and autoscaling")
-def up_command(config_path: str | None, port: int | None, status: bool) -> None:
+def up_command(
+    config_path: str | None, port: int | None, var_dir: str | None, status: bool
+) -> None:
     """Run the queue server and the worker pools of a config file in the foreground.
 
     The queue starts first; pools start once it accepts connections. Ctrl-C or SIGTERM stops
@@ -118,14 +125,14 @@ def up_command(config_path: str | None, port: int | None, status: bool) -> None:
 
     path = _find_config(config_path)
     try:
-        stack = load_stack(path, port)
+        stack = load_stack(path, port, var_dir=var_dir)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
     if status:
         sys.exit(print_status(stack))
 
     def loader() -> Config:
-        return dataclasses.replace(load_stack(path, port).supervisor)
+        return load_stack(path, port, var_dir=var_dir).supervisor
 
     try:
         sys.exit(run_stack(stack, loader, _say))

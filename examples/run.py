@@ -1,0 +1,157 @@
+"""Run the examples end to end: start the stack, enqueue the work, show progress, check the
+results, print a summary, stop cleanly.  ``tubeworks examples run [1 2 3 4]``.
+
+Every example works in its own directory under ``--out`` (default ``./examples-out``): the
+stack's state (queue log, worker logs) in ``var/``, the results next to it.  Each one checks
+its own results and fails loudly when they do not add up.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from examples.stack import ExampleError, running_stack, wait_drained
+
+HERE = Path(__file__).resolve().parent
+PHEANSTALK = Path("/usr/share/php/Pheanstalk/autoload.php")
+
+Say = Callable[[str], None]
+
+
+def _progress(say: Say, label: str, total: int) -> Callable[[dict[str, int]], None]:
+    """Prints a progress line whenever the counts change."""
+    last: list[tuple[int, ...]] = []
+
+    def show(counts: dict[str, int]) -> None:
+        key = (counts["ready"], counts["reserved"], counts["delayed"], counts["buried"])
+        if last and last[-1] == key:
+            return
+        last.append(key)
+        waiting = counts["ready"] + counts["delayed"]
+        done = total - waiting - counts["reserved"]
+        say(
+            f"  [{label}] {done}/{total} handled, {counts['reserved']} in progress, "
+            f"{waiting} waiting, {counts['buried']} buried"
+        )
+
+    return show
+
+
+def _fresh(directory: Path) -> Path:
+    if directory.exists():
+        shutil.rmtree(directory)
+    directory.mkdir(parents=True)
+    return directory
+
+
+def _log_dir(work: Path) -> str:
+    return str(work / "var" / "log")
+
+
+# -- 1. thumbnails ------------------------------------------------------------------------
+
+
+def run_thumbnails(work: Path, say: Say, images: int = 24) -> list[str]:
+    from PIL import Image
+
+    from examples.thumbnails.produce import TUBE, enqueue_folder, make_samples
+
+    _fresh(work)
+    uploads, out = work / "uploads", work / "thumbnails"
+    sizes = make_samples(uploads, images)
+    say(f"1. thumbnails: {images} images (+1 truncated JPEG, +1 text file) in {uploads}")
+    config = HERE / "thumbnails" / "stack.ini"
+    with running_stack(config, work / "var") as stack, stack.client() as client:
+        put = enqueue_folder(client, uploads, out)
+        say(f"  put {put} jobs on {TUBE!r}; pool 'thumbs': 2 processes x 2 jobs at once")
+        final = wait_drained(client, [TUBE], _progress(say, "thumbs", put), timeout=120)
+    made = sorted(out.glob("*.thumb.png"))
+    if len(made) != len(sizes):
+        raise ExampleError(f"expected {len(sizes)} thumbnails, found {len(made)} in {out}")
+    for name, (w, h) in sizes.items():
+        with Image.open(out / f"{Path(name).stem}.thumb.png") as thumb:
+            tw, th = thumb.size
+        if max(tw, th) != 128 or abs(tw / th - w / h) > 0.05:
+            raise ExampleError(f"thumbnail of {name} ({w}x{h}) is {tw}x{th}")
+    rejected = [json.loads(line) for line in (out / "rejected.jsonl").read_text().splitlines()]
+    if final["buried"] != 2 or sorted(r["file"] for r in rejected) != ["broken.jpg", "notes.txt"]:
+        raise ExampleError(f"expected 2 buried files, got {final['buried']}: {rejected}")
+    lines = [f"1. thumbnails: {len(made)} thumbnails (<= 128x128) in {out}"]
+    lines += [f"   buried {r['file']}: {r['reason']}" for r in sorted(rejected, key=str)]
+    return lines
+
+
+# -- 4. PHP producer ----------------------------------------------------------------------
+
+
+def run_php(work: Path, say: Say, count: int = 20) -> list[str]:
+    if shutil.which("php") is None or not PHEANSTALK.exists():
+        raise ExampleError("example 4 needs php-cli and php-pda-pheanstalk (./dev setup)")
+    _fresh(work)
+    out = work / "greetings"
+    say(f"4. php producer: Pheanstalk puts {count} jobs on 'phpsw' for a Python pool")
+    with running_stack(HERE / "php_producer" / "stack.ini", work / "var") as stack:
+        producer = subprocess.run(
+            ["php", str(HERE / "php_producer" / "producer.php"), str(stack.port), str(count),
+             str(out)],
+            capture_output=True, text=True, timeout=60,
+        )
+        if producer.returncode != 0:
+            raise ExampleError(f"producer.php failed: {producer.stderr.strip()}")
+        with stack.client() as client:
+            wait_drained(client, ["phpsw"], _progress(say, "phpsw", count), timeout=60)
+    answers = [json.loads(p.read_text()) for p in sorted(out.glob("greeting_*.json"))]
+    if [a["seq"] for a in answers] != list(range(1, count + 1)):
+        raise ExampleError(f"expected greetings 1..{count}, got {[a['seq'] for a in answers]}")
+    workers = sorted({a["answered_by"] for a in answers})
+    return [
+        f"4. php producer: {len(answers)} jobs from {answers[0]['sent_by']} answered by "
+        f"{len(workers)} Python worker(s); results in {out}",
+    ]
+
+
+EXAMPLES: dict[str, tuple[str, Callable[..., list[str]]]] = {
+    "1": ("thumbnails", run_thumbnails),
+    "4": ("php_producer", run_php),
+}
+
+
+def main(argv: list[str] | None = None, say: Say = print) -> int:
+    parser = argparse.ArgumentParser(prog="tubeworks examples run", description=__doc__)
+    parser.add_argument("numbers", nargs="*", default=["1", "2"], help="examples (default 1 2)")
+    parser.add_argument("--out", type=Path, default=Path("examples-out"), help="work directory")
+    parser.add_argument("--small", action="store_true", help="small inputs (for tests)")
+    args = parser.parse_args(argv)
+    unknown = [n for n in args.numbers if n not in EXAMPLES]
+    if unknown:
+        say(f"unknown example(s) {', '.join(unknown)}; choose from {', '.join(EXAMPLES)}")
+        return 2
+    summary: list[str] = []
+    started = time.monotonic()
+    for number in args.numbers:
+        name, run = EXAMPLES[number]
+        kwargs = SMALL.get(number, {}) if args.small else {}
+        try:
+            summary += run(args.out.resolve() / name, say, **kwargs)
+        except ExampleError as exc:
+            say(f"example {number} ({name}) failed: {exc}")
+            return 1
+    say("")
+    say(f"summary ({time.monotonic() - started:.0f}s, every stack stopped cleanly):")
+    for line in summary:
+        say(f"  {line}")
+    return 0
+
+
+SMALL: dict[str, dict[str, int]] = {"1": {"images": 6}, "4": {"count": 5}}
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Example 1: image uploads, detached (see README.md)."""
