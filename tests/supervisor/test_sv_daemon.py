@@ -398,3 +398,24 @@ def test_fcgi_program_children_accept_on_the_shared_socket(tmp_path: Path, kind:
         assert names <= {"web_0", "web_1"} and names
         assert d.ctl("stop", "web:*")[0] == 0
         assert d.ctl("start", "web:*")[0] == 0  # the socket is still there for new children
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="user= needs root")
+def test_user_runs_the_child_as_that_user(tmp_path: Path) -> None:
+    import pwd
+
+    nobody = pwd.getpwnam("nobody")
+    programs = """
+        [program:who]
+        command=sh -c 'id -u; id -g'
+        user=nobody
+        startsecs=0
+        autorestart=false
+        stdout_logfile=%(here)s/who.log
+    """
+    with run(tmp_path, programs) as d:
+        d.wait_state("who", "EXITED")
+        assert (tmp_path / "who.log").read_text().split() == [
+            str(nobody.pw_uid),
+            str(nobody.pw_gid),
+        ]

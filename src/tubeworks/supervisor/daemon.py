@@ -517,6 +517,7 @@ class Supervisor:
             loop.add_signal_handler(sig, self._on_exit_signal, sig)
         loop.add_signal_handler(signal.SIGHUP, self._on_hup)
         loop.add_signal_handler(signal.SIGUSR2, self._on_usr2)
+        loop.set_exception_handler(self._on_loop_error)
         for group_config in self.config.groups:
             self.add_group(group_config)
         if self.bus is not None:
@@ -528,6 +529,12 @@ class Supervisor:
             handle.cancel()
         if self.bus is not None:
             self.bus.close()
+
+    def _on_loop_error(self, loop: asyncio.AbstractEventLoop, context: dict[str, object]) -> None:
+        """A bug in a callback must not go unnoticed (or kill the daemon): log it."""
+        exc = context.get("exception")
+        detail = f"{type(exc).__name__}: {exc}" if isinstance(exc, BaseException) else ""
+        self.log.log("critical", f"uncaptured python exception: {context.get('message')} {detail}")
 
     def _on_exit_signal(self, sig: int) -> None:
         self.log.warn(f"received {signal_name(sig)} indicating exit request")

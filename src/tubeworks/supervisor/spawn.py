@@ -101,6 +101,16 @@ def _errname(exc: OSError) -> str:
     return errno.errorcode.get(exc.errno or 0, str(exc.errno))
 
 
+def _identity(user: str) -> tuple[int, int, list[int]]:
+    """(uid, gid, supplementary groups) for ``user=`` (a name or a numeric uid), like
+    setuid + setgid + initgroups in supervisord."""
+    try:
+        entry = pwd.getpwuid(int(user)) if user.isdigit() else pwd.getpwnam(user)
+    except KeyError:
+        raise SpawnError(f"couldn't setuid to {user}: no such user") from None
+    return entry.pw_uid, entry.pw_gid, os.getgrouplist(entry.pw_name, entry.pw_gid)
+
+
 def spawn_child(
     config: ProcessConfig,
     filename: str,
@@ -112,6 +122,7 @@ def spawn_child(
 
     ``stdin``: an fd to give the child as fd 0 (the fcgi socket) instead of a pipe.
     """
+    identity = _identity(config.user) if config.user else None
     try:
         popen = subprocess.Popen(
             argv,
@@ -122,7 +133,9 @@ def spawn_child(
             cwd=config.directory,
             env=env,
             umask=config.umask if config.umask is not None else -1,
-            user=config.user,
+            user=identity[0] if identity else None,
+            group=identity[1] if identity else None,
+            extra_groups=identity[2] if identity else None,
             process_group=0,
             close_fds=True,
             bufsize=0,
