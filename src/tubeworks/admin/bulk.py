@@ -202,7 +202,7 @@ def export_command(
 def import_command(
     server: Address, file: IO[str], tube: str | None, progress: bool | None, window: int
 ) -> None:
-    """Put jobs from JSON lines written by ``tubeworks export`` (FILE, or standard input).
+    """Put jobs from JSON lines written by "tubeworks export" (FILE, or standard input).
 
     Priority, ttr and remaining delay are kept and buried jobs are buried again; ids are new.
     """
