@@ -148,6 +148,14 @@ async def serve(config: Config, loader: Callable[[], Config], log: ActivityLog) 
     from tubeworks.supervisor.listeners import EventBus
     from tubeworks.supervisor.rpc import RPCInterface
 
+    if os.geteuid() == 0 and not config.supervisord.user:
+        log.log(
+            "critical",
+            "Supervisor is running as root.  Privileges were not dropped "
+            "because no user is specified in the config file.  If you intend to run as "
+            "root, you can set user=root in the config file to avoid this message.",
+        )
+    log.info("RPC interface 'supervisor' initialized")
     sv = Supervisor(config, loader, log)
     EventBus(sv)
     rpc = RPCInterface(sv)

@@ -467,20 +467,17 @@ class Supervisor:
         await self._wait_stopped(group.ordered())
 
     async def _wait_stopped(self, processes: list[Process]) -> None:
-        last_report = time.monotonic()
+        """Wait for ``processes`` to stop, saying who we wait for now and every 3 s."""
 
-        def done() -> bool:
-            return all(p.state in STOPPED_STATES for p in processes)
+        def pending() -> list[Process]:
+            return [p for p in processes if p.state not in STOPPED_STATES]
 
-        while not done():
+        while pending():
+            self.log.info(f"waiting for {', '.join(p.name for p in pending())} to die")
             try:
-                await asyncio.wait_for(self.wait_until(done), timeout=3.0)
+                await asyncio.wait_for(self.wait_until(lambda: not pending()), timeout=3.0)
             except TimeoutError:
                 pass
-            if not done() and time.monotonic() - last_report >= 3.0:
-                last_report = time.monotonic()
-                names = ", ".join(p.name for p in processes if p.state not in STOPPED_STATES)
-                self.log.info(f"waiting for {names} to die")
 
     async def reload(self) -> None:
         """Re-read everything; keep unchanged groups running (same pids), redo the rest."""

@@ -62,6 +62,11 @@ class HttpServer:
                     os.unlink(path)
             self.server = await asyncio.start_unix_server(self._connection, path)
             os.chmod(path, self.config.chmod)
+            if not self.config.username:
+                self.sv.log.log(
+                    "critical",
+                    "Server 'unix_http_server' running without any HTTP authentication checking",
+                )
             if self.config.chown:
                 _chown(path, self.config.chown)
         else:

@@ -324,11 +324,12 @@ class RPCInterface:
             return process.state in STOPPED_STATES
 
         while not stopped():
+            if process.state == ProcessState.STOPPING:
+                self.sv.log.info(f"waiting for {process.name} to stop")
             try:
                 await asyncio.wait_for(self.sv.wait_until(stopped), STOP_REPORT_INTERVAL)
             except TimeoutError:
-                if process.state == ProcessState.STOPPING:
-                    self.sv.log.info(f"waiting for {process.name} to stop")
+                pass
         return True
 
     async def rpc_supervisor__stopProcess(self, name: str, wait: bool = True) -> Any:
