@@ -47,7 +47,7 @@ from servers import RunningServer, running
 pytestmark = pytest.mark.timeout(60)
 
 FUZZ_SETTINGS = settings(
-    max_examples=200,
+    max_examples=150,
     deadline=None,
     derandomize=True,  # the same examples every run: CI must not flake
     phases=[Phase.explicit, Phase.generate],  # no shrinking: servers keep state (see top)
@@ -287,6 +287,12 @@ def ours() -> Iterator[RunningServer]:
 
 
 @pytest.fixture(scope="module")
+def ours_with_binlog(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    with running("tubeworks", "-b", str(tmp_path_factory.mktemp("fuzz-wal"))) as srv:
+        yield srv
+
+
+@pytest.fixture(scope="module")
 def twins() -> Iterator[tuple[RunningServer, RunningServer]]:
     """Two of ours with the same history (fed the same examples)."""
     with running("tubeworks") as one, running("tubeworks") as two:
@@ -309,6 +315,10 @@ def test_any_stream_gets_valid_replies_and_counts_add_up(
     ours: RunningServer, stream: bytes, cuts: list[int]
 ) -> None:
     """Valid replies in order; the server keeps serving; job counts follow the replies."""
+    _check_stream(ours, stream, cuts)
+
+
+def _check_stream(ours: RunningServer, stream: bytes, cuts: list[int]) -> None:
     before = settled_counts(ours)
     replies = split_replies(exchange(ours, stream, cuts))
     after = settled_counts(ours)  # a new connection works: the server kept serving
@@ -321,6 +331,15 @@ def test_any_stream_gets_valid_replies_and_counts_add_up(
     assert after["total-jobs"] - before["total-jobs"] == made
     assert after["current-jobs-urgent"] <= after["current-jobs-ready"]
     assert_tubes_add_up(ours, after)
+
+
+@settings(FUZZ_SETTINGS, max_examples=60)
+@given(stream=streams().filter(_safe), cuts=SPLITS)
+def test_any_stream_with_binlog(
+    ours_with_binlog: RunningServer, stream: bytes, cuts: list[int]
+) -> None:
+    """The same invariants with the write-ahead log on (-b)."""
+    _check_stream(ours_with_binlog, stream, cuts)
 
 
 def _normalised(data: bytes) -> list[bytes | Yaml]:
@@ -392,7 +411,10 @@ def test_same_replies_as_beanstalkd_with_small_max_job_size(
 
 # --- several connections, valid commands, against beanstalkd
 
-EXACT_PUT = st.tuples(PRI, DELAY, TTR, st.binary(max_size=8)).map(
+# No CR in these bodies: a BAD_FORMAT put line leaves its body to be read as a command line,
+# and a bare CR there is a known difference (see _oracle_friendly) that would stall 1.12.
+NO_CR_BODY = st.binary(max_size=8).map(lambda b: b.replace(b"\r", b""))
+EXACT_PUT = st.tuples(PRI, DELAY, TTR, NO_CR_BODY).map(
     lambda t: b"put %d %d %d %d\r\n%s\r\n" % (t[0], t[1], t[2], len(t[3]), t[3])
 )
 SMALL_IDS = st.integers(1, 8)
