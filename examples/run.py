@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -17,7 +18,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from examples.stack import ExampleError, running_stack, wait_drained
+from examples.stack import ExampleError, Stack, free_port, running_stack, wait_drained
 
 HERE = Path(__file__).resolve().parent
 PHEANSTALK = Path("/usr/share/php/Pheanstalk/autoload.php")
@@ -25,12 +26,15 @@ PHEANSTALK = Path("/usr/share/php/Pheanstalk/autoload.php")
 Say = Callable[[str], None]
 
 
-def _progress(say: Say, label: str, total: int) -> Callable[[dict[str, int]], None]:
+def _progress(
+    say: Say, label: str, total: int, extra: Callable[[], str] = lambda: ""
+) -> Callable[[dict[str, int]], None]:
     """Prints a progress line whenever the counts change."""
-    last: list[tuple[int, ...]] = []
+    last: list[tuple[object, ...]] = []
 
     def show(counts: dict[str, int]) -> None:
-        key = (counts["ready"], counts["reserved"], counts["delayed"], counts["buried"])
+        more = extra()
+        key = (counts["ready"], counts["reserved"], counts["delayed"], counts["buried"], more)
         if last and last[-1] == key:
             return
         last.append(key)
@@ -38,7 +42,7 @@ def _progress(say: Say, label: str, total: int) -> Callable[[dict[str, int]], No
         done = total - waiting - counts["reserved"]
         say(
             f"  [{label}] {done}/{total} handled, {counts['reserved']} in progress, "
-            f"{waiting} waiting, {counts['buried']} buried"
+            f"{waiting} waiting, {counts['buried']} buried{more}"
         )
 
     return show
@@ -88,6 +92,71 @@ def run_thumbnails(work: Path, say: Say, images: int = 24) -> list[str]:
     return lines
 
 
+# -- 2. mailing ---------------------------------------------------------------------------
+
+
+def _pool_sizes(lines: list[str], pool: str) -> list[int]:
+    """The pool sizes the autoscaler chose, in order, from the stack's log lines."""
+    found = (re.search(rf"autoscale {pool}: \d+ -> (\d+) processes", line) for line in lines)
+    return [int(m.group(1)) for m in found if m]
+
+
+def run_mailing(work: Path, say: Say, messages: int = 2000) -> list[str]:
+    from examples.mailing.produce import TUBE, enqueue, mailing
+    from examples.mailing.smtp_sink import SmtpSink
+
+    _fresh(work)
+    sink = SmtpSink(work / "mailbox", free_port())
+    sink.start()
+    say(
+        f"2. mailing: {messages} personalised messages to a local SMTP server (port {sink.port}) "
+        "that answers 421 and drops connections now and then"
+    )
+    env = {"EXAMPLE_SMTP": f"127.0.0.1:{sink.port}"}
+    try:
+        config = HERE / "mailing" / "stack.ini"
+        with running_stack(config, work / "var", env) as stack, stack.client() as client:
+
+            def workers() -> str:
+                sizes = _pool_sizes(stack.lines, "mail")
+                return f", pool 'mail' at {sizes[-1] if sizes else 1} process(es)"
+
+            jobs = mailing(messages)
+            enqueue(client, jobs)
+            say(f"  put {messages} jobs on {TUBE!r}; the pool autoscales between 1 and 6")
+            final = wait_drained(client, [TUBE], _progress(say, "mail", messages, workers), 300)
+            say("  backlog gone; waiting for the pool to shrink back to 1 process")
+            _wait_shrunk(stack, "mail")
+            sizes = _pool_sizes(stack.lines, "mail")
+    finally:
+        sink.stop()
+    stats = sink.stats
+    expected = {job["id"] for job in jobs}
+    if set(stats.received) != expected or stats.duplicates or final["buried"]:
+        missing = len(expected - set(stats.received))
+        raise ExampleError(
+            f"{missing} messages missing, {stats.duplicates} duplicates, "
+            f"{final['buried']} buried"
+        )
+    return [
+        f"2. mailing: {len(stats.received)} messages delivered exactly once to {sink.mailbox}",
+        f"   the server misbehaved {stats.replied_421} times with 421 and dropped "
+        f"{stats.dropped} connections ({stats.connections} connections in all)",
+        f"   pool 'mail': 1 -> {' -> '.join(map(str, sizes))} processes",
+    ]
+
+
+def _wait_shrunk(stack: Stack, pool: str, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        sizes = _pool_sizes(stack.lines, pool)
+        if sizes and sizes[-1] == 1:
+            return
+        if time.monotonic() > deadline:
+            raise ExampleError(f"pool {pool!r} did not shrink back to 1 process: {sizes}")
+        time.sleep(0.1)
+
+
 # -- 4. PHP producer ----------------------------------------------------------------------
 
 
@@ -119,6 +188,7 @@ def run_php(work: Path, say: Say, count: int = 20) -> list[str]:
 
 EXAMPLES: dict[str, tuple[str, Callable[..., list[str]]]] = {
     "1": ("thumbnails", run_thumbnails),
+    "2": ("mailing", run_mailing),
     "4": ("php_producer", run_php),
 }
 
@@ -150,7 +220,7 @@ def main(argv: list[str] | None = None, say: Say = print) -> int:
     return 0
 
 
-SMALL: dict[str, dict[str, int]] = {"1": {"images": 6}, "4": {"count": 5}}
+SMALL: dict[str, dict[str, int]] = {"1": {"images": 6}, "2": {"messages": 400}, "4": {"count": 5}}
 
 
 if __name__ == "__main__":

@@ -1,0 +1,1 @@
+"""Example 2: an autoscaled mailing through a misbehaving SMTP server (see README.md)."""
