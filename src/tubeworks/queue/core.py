@@ -636,9 +636,14 @@ class QueueCore:
     def next_wakeup(self) -> float | None:
         """The earliest time :meth:`tick` has work to do (may be early, never late)."""
         best: float | None = None
-        for heap in (self._delay_heap, self._ttr_heap, self._wait_heap, self._pause_heap):
-            if heap and (best is None or heap[0][0] < best):
-                best = heap[0][0]
+        if self._delay_heap:
+            best = self._delay_heap[0][0]
+        if self._ttr_heap and (best is None or self._ttr_heap[0][0] < best):
+            best = self._ttr_heap[0][0]
+        if self._wait_heap and (best is None or self._wait_heap[0][0] < best):
+            best = self._wait_heap[0][0]
+        if self._pause_heap and (best is None or self._pause_heap[0][0] < best):
+            best = self._pause_heap[0][0]
         return best
 
     def tick(self, now: float) -> None:

@@ -109,6 +109,9 @@ NEED_DATA: Final = None
 Command = tuple[Any, ...]  # (Op, *args); see parse_line for each shape
 
 _BAD: Final = (Op.REPLY, BAD_FORMAT, None)
+# Enum members as module globals: a global lookup is cheaper than ``Op.X`` on hot paths.
+_PUT: Final = Op.PUT
+_RESERVE_TIMEOUT: Final = Op.RESERVE_TIMEOUT
 #: A put line in its usual spelling; anything else takes the exact, slower path.
 _PUT_HEADER: Final = re.compile(rb"put (\d{1,10}) (\d{1,10}) (\d{1,10}) (\d{1,10})").fullmatch
 _UNKNOWN: Final = (Op.REPLY, UNKNOWN_COMMAND, None)
@@ -176,6 +179,9 @@ def _name_command(op: Op, arg: bytes) -> Command:
 
 
 def _id_command(op: Op, arg: bytes) -> Command:
+    if arg.isdigit():  # the usual spelling: one number, nothing around it
+        value = int(arg)
+        return (op, value) if value <= U64_MAX else _BAD
     r = read_number(arg, 0, U64_MAX, True)
     return _BAD if r is None else (op, r[0])
 
@@ -219,6 +225,9 @@ def _bury(arg: bytes) -> Command:
 
 def _reserve_timeout(arg: bytes) -> Command:
     # 1.13: a strict u32 no larger than INT_MAX; anything after the digits is ignored.
+    if arg.isdigit() and len(arg) < 11:
+        value = int(arg)
+        return (_RESERVE_TIMEOUT, value) if value <= INT_MAX else _BAD
     r = read_number(arg, 0, U32_MAX, False)
     if r is None or r[0] > INT_MAX:
         return _BAD
@@ -397,7 +406,12 @@ class Parser:
         buf = self._buf
         pos = self._pos
         idx = buf.find(b"\r\n", self._scan - 1 if self._scan > pos else pos)
-        if idx < 0 or idx + 2 - pos > MAX_LINE:
+        if idx < 0:
+            if len(buf) - pos < MAX_LINE:  # a partial line: wait for the rest
+                self._scan = len(buf)
+                return NEED_DATA
+            return self._next_slow()
+        if idx + 2 - pos > MAX_LINE:
             return self._next_slow()
         # Fast path: a well-formed put whose body is already here (pipelined producers).
         m = _PUT_HEADER(buf, pos, idx)
@@ -408,7 +422,7 @@ class Parser:
                 pri, delay, ttr = int(m[1]), int(m[2]), int(m[3])
                 if pri <= U32_MAX and delay <= U32_MAX and ttr <= U32_MAX:
                     self._pos = self._scan = end
-                    return (Op.PUT, pri, delay, ttr, bytes(buf[idx + 2 : end]))
+                    return (_PUT, pri, delay, ttr, bytes(buf[idx + 2 : end]))
             return self._next_slow()
         if buf.startswith(b"put ", pos):
             return self._next_slow()

@@ -185,19 +185,22 @@ class QueueConnection(asyncio.Protocol):
         """Write the replies produced so far, after making the changes they acknowledge
         durable. If the log cannot be written, drop the connection unanswered instead."""
         session = self.session
-        assert session is not None and self.transport is not None
+        transport = self.transport
+        assert session is not None and transport is not None
         if not session.out:
             return True
-        if not self.server.commit_log():
+        server = self.server
+        joblog = server.joblog
+        if joblog is not None and joblog.dirty and not server.commit_log():
             session.take_output()
-            self.transport.abort()
+            transport.abort()
             return False
-        self.transport.write(session.take_output())
-        limit = self.server.protections.max_pending_bytes
-        if limit is not None and self.transport.get_write_buffer_size() > limit:
+        transport.write(session.take_output())
+        limit = server.protections.max_pending_bytes
+        if limit is not None and transport.get_write_buffer_size() > limit:
             log.warning("dropping a client with more than %d bytes of unread replies", limit)
-            self.server.core.limit_refusals += 1
-            self.transport.abort()
+            server.core.limit_refusals += 1
+            transport.abort()
             return False
         return True
 

@@ -18,6 +18,11 @@ from tubeworks.queue.access import Guard
 from tubeworks.queue.core import QueueCore
 
 Op = P.Op
+# Enum members as module globals: cheaper than ``Op.X`` in the per-command loop.
+_PUT = Op.PUT
+_RESERVE = Op.RESERVE
+_RESERVE_TIMEOUT = Op.RESERVE_TIMEOUT
+_DELETE = Op.DELETE
 
 #: Stop running commands once this much output is queued, so a client that pipelines many
 #: large peeks is answered in slices the adapter can apply back-pressure to.
@@ -96,12 +101,14 @@ class Session:
                 reply: bytes | None
                 if guard is not None and (reply := guard.check(cmd, conn, core)) is not None:
                     core.access_refusals += 1
-                elif op == Op.PUT:
+                elif op == _PUT:
                     reply = core.put(conn, cmd[1], cmd[2], cmd[3], cmd[4], now)
-                elif op == Op.RESERVE:
-                    reply = core.reserve(conn, None, now)
-                elif op == Op.DELETE:
+                elif op == _RESERVE_TIMEOUT:
+                    reply = core.reserve(conn, cmd[1], now)
+                elif op == _DELETE:
                     reply = core.delete(conn, cmd[1])
+                elif op == _RESERVE:
+                    reply = core.reserve(conn, None, now)
                 else:
                     reply = self._dispatch(cmd, now)
                 if reply is None:
