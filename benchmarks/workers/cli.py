@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import datetime
 import json
+import os
+import platform
 import sys
 from collections.abc import Sequence
 
@@ -50,10 +53,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--frameworks", "-f", type=_names, default=None, help=f"subset of: {names}")
     p.add_argument("--redis-url", default=DEFAULT_REDIS, help=f"counter, brokers ({DEFAULT_REDIS})")
     p.add_argument("--amqp-url", default=DEFAULT_AMQP, help="RabbitMQ for dramatiq-rabbitmq")
-    p.add_argument("--tubeworks-concurrency", type=int, default=1, help="-c per process (1)")
+    p.add_argument("--tubeworks-concurrency", type=int, default=4, help="-c per process (4)")
     p.add_argument("--dramatiq-threads", type=int, default=8, help="threads per process (8)")
     p.add_argument("--celery-prefetch", type=int, default=64, help="prefetch multiplier (64)")
-    p.add_argument("--timeout", type=float, default=300.0, help="seconds per run (300)")
+    p.add_argument("--timeout", type=float, default=900.0, help="seconds per run (900)")
     p.add_argument("--json", metavar="PATH", help="also write the results here")
     return p
 
@@ -126,7 +129,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for n in args.workers
         for fw in runnable
     ]
-    print(f"no-op jobs/s, M={args.jobs} jobs per run, median of {args.repeat}")
+    print(f"no-op jobs/s, M={args.jobs} jobs per run, median of {args.repeat}; {machine()}")
     print(report.table(results))
     for line in report.verdicts(results):
         print(line)
@@ -138,6 +141,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         with open(args.json, "w") as f:
             json.dump(
                 {
+                    "machine": machine(),
                     "jobs": args.jobs,
                     "repeat": args.repeat,
                     "results": [
@@ -150,6 +154,21 @@ def main(argv: Sequence[str] | None = None) -> int:
                 indent=2,
             )
     return 1 if any(r.rate is None for r in results) else 0
+
+
+def machine() -> str:
+    """When and where: the figures mean little without the load the machine was under."""
+    load = " ".join(f"{x:.1f}" for x in os.getloadavg())
+    when = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    cpu = platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return (
+        f"{when}, {cpu} x{os.cpu_count()}, Python {platform.python_version()}, load average {load}"
+    )
 
 
 def _progress(line: str) -> None:
