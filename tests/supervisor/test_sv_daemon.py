@@ -419,3 +419,17 @@ def test_user_runs_the_child_as_that_user(tmp_path: Path) -> None:
             str(nobody.pw_uid),
             str(nobody.pw_gid),
         ]
+
+
+def test_stdin_to_a_child_that_never_reads_does_not_block_the_daemon(tmp_path: Path) -> None:
+    programs = """
+        [program:deaf]
+        command=sleep 1000
+        startsecs=0
+    """
+    with run(tmp_path, programs) as d:
+        d.wait_state("deaf", "RUNNING")
+        sv = d.rpc().supervisor
+        assert sv.sendProcessStdin("deaf", "x" * 1_000_000) is True  # > any pipe buffer
+        assert sv.getState()["statename"] == "RUNNING"  # still serving
+        assert d.ctl("stop", "deaf") == (0, "deaf: stopped\n")

@@ -17,9 +17,7 @@ import re
 import signal
 import socket
 import time
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
-from typing import IO, Protocol
+from collections.abc import Callable
 
 from tubeworks.supervisor import machine as m
 from tubeworks.supervisor.capture import CaptureSplitter
@@ -32,6 +30,7 @@ from tubeworks.supervisor.logs import (
     send_to_syslog,
     syslog_lines,
 )
+from tubeworks.supervisor.runtime import EventSink, Group, Process, diff_groups
 from tubeworks.supervisor.spawn import (
     SpawnError,
     child_environment,
@@ -52,76 +51,7 @@ ANSI_ESCAPE = re.compile(rb"\x1b\[[0-?]*[ -/]*[@-~]|\x1b[@-Z\\-_]")
 READ_CHUNK = 128 * 1024  # bytes per read from a child pipe (supervisord reads the same)
 CHANNELS = ("stdout", "stderr")
 
-
-@dataclass(eq=False)
-class Process:
-    """One supervised process: its machine snapshot plus the OS resources it holds."""
-
-    proc: m.Proc
-    logs: dict[str, RotatingFile | None]
-    log_paths: dict[str, str]  # "" when the channel is not logged
-    pid_fd: int | None = None
-    popen: object | None = None
-    pipes: dict[str, IO[bytes]] = field(default_factory=dict)  # stdin/stdout/stderr, parent ends
-    removed: bool = False
-    capture: dict[str, CaptureSplitter] = field(default_factory=dict)  # capture mode channels
-
-    @property
-    def config(self) -> ProcessConfig:
-        return self.proc.config
-
-    @property
-    def name(self) -> str:
-        return self.proc.config.name
-
-    @property
-    def group(self) -> str:
-        return self.proc.config.group
-
-    @property
-    def namespec(self) -> str:
-        return self.name if self.name == self.group else f"{self.group}:{self.name}"
-
-    @property
-    def state(self) -> ProcessState:
-        return self.proc.state
-
-
-class EventSink(Protocol):
-    """Where the daemon reports what event listeners may subscribe to (see listeners.py)."""
-
-    def group_added(self, name: str) -> None: ...
-    def group_removed(self, name: str) -> None: ...
-    def output(self, process: Process, channel: str, data: bytes) -> bool: ...
-    def supervisor_state(self, running: bool) -> None: ...
-    def publish(self, event_type: str, payload: bytes) -> None: ...
-    def close(self) -> None: ...
-
-
-@dataclass(eq=False)
-class Group:
-    config: GroupConfig
-    processes: dict[str, Process]
-
-    @property
-    def name(self) -> str:
-        return self.config.name
-
-    def ordered(self) -> list[Process]:
-        """By priority; ties keep config order (a stable sort, as supervisord does)."""
-        return sorted(self.processes.values(), key=lambda p: p.config.priority)
-
-
-def diff_groups(
-    old: Iterable[GroupConfig], new: Iterable[GroupConfig]
-) -> tuple[list[str], list[str], list[str]]:
-    """(added, changed, removed) group names between two configs, each sorted."""
-    before = {g.name: g for g in old}
-    after = {g.name: g for g in new}
-    added = sorted(set(after) - set(before))
-    removed = sorted(set(before) - set(after))
-    changed = sorted(n for n in set(before) & set(after) if before[n] != after[n])
-    return added, changed, removed
+__all__ = ["EventSink", "Group", "Process", "Supervisor", "diff_groups"]
 
 
 class Supervisor:
@@ -326,10 +256,41 @@ class Supervisor:
             text = data.decode("utf-8", "replace")
             self.log.log("debug", f"'{process.name}' {channel} output:\n{text}")
 
+    def write_stdin(self, process: Process, data: bytes) -> bool:
+        """Queue ``data`` for the child's stdin; never blocks (False: stdin is closed)."""
+        if "stdin" not in process.pipes:
+            return False
+        process.stdin_pending += data
+        self._flush_stdin(process)
+        return True
+
+    def _flush_stdin(self, process: Process) -> None:
+        pipe = process.pipes.get("stdin")
+        if pipe is None:
+            process.stdin_pending = b""
+            return
+        fd = pipe.fileno()
+        try:
+            written = os.write(fd, process.stdin_pending)
+        except BlockingIOError:
+            written = 0
+        except OSError:
+            written = len(process.stdin_pending)  # it is gone; so is what it did not read
+        process.stdin_pending = process.stdin_pending[written:]
+        loop = asyncio.get_running_loop()
+        if process.stdin_pending:
+            loop.add_writer(fd, self._flush_stdin, process)
+        else:
+            loop.remove_writer(fd)
+
     def _close_pipe(self, process: Process, channel: str) -> None:
         pipe = process.pipes.pop(channel, None)
         if pipe is None:
             return
+        if channel == "stdin":
+            with contextlib.suppress(ValueError, OSError):
+                asyncio.get_running_loop().remove_writer(pipe.fileno())
+            process.stdin_pending = b""
         if channel != "stdin":
             with contextlib.suppress(ValueError, OSError):
                 asyncio.get_running_loop().remove_reader(pipe.fileno())
@@ -586,7 +547,3 @@ class Supervisor:
                 self._stopping = None
 
         self._stopping = asyncio.get_running_loop().create_task(reload())
-
-
-def iter_namespecs(processes: Iterable[Process]) -> Iterator[str]:
-    return (p.namespec for p in processes)

@@ -9,8 +9,6 @@ one timer per subscribed period, armed only while some pool wants them.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import os
 import time
 from dataclasses import dataclass, field
 
@@ -38,7 +36,6 @@ class Listener:
 
     parser: ListenerParser = field(default_factory=ListenerParser)
     event: tuple[Event, int] | None = None  # (event, poolserial) while BUSY
-    pending: bytes = b""  # envelope bytes not yet written to its stdin
 
 
 class EventBus:
@@ -189,28 +186,7 @@ class EventBus:
             self._handle(process, listener, listener.parser.sent_event())
 
     def _write(self, process: Process, listener: Listener, data: bytes) -> None:
-        listener.pending += data
-        pipe = process.pipes.get("stdin")
-        if pipe is None:
-            return
-        fd = pipe.fileno()
-        os.set_blocking(fd, False)
-        try:
-            written = os.write(fd, listener.pending)
-        except BlockingIOError:
-            written = 0
-        except OSError:
-            return  # it died; the exit will give the event back
-        listener.pending = listener.pending[written:]
-        if listener.pending:
-            loop = asyncio.get_running_loop()
-
-            def flush() -> None:
-                loop.remove_writer(fd)
-                with contextlib.suppress(ValueError):
-                    self._write(process, listener, b"")
-
-            loop.add_writer(fd, flush)
+        self.sv.write_stdin(process, data)  # if it died, its exit gives the event back
 
     # ---- ticks ----
 

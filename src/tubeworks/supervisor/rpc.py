@@ -403,15 +403,9 @@ class RPCInterface:
         process = self._process(name)
         if process.state not in RUNNING_STATES or not process.proc.pid:
             raise RPCError("NOT_RUNNING", name)
-        pipe = process.pipes.get("stdin")
-        if pipe is None:
-            raise RPCError("NO_FILE", name)
         payload = data.encode("utf-8") if isinstance(data, str) else data
-        try:
-            os.set_blocking(pipe.fileno(), True)
-            pipe.write(payload)
-        except OSError:
-            raise RPCError("NO_FILE", name) from None
+        if not self.sv.write_stdin(process, payload):
+            raise RPCError("NO_FILE", name)
         return True
 
     def rpc_supervisor__sendRemoteCommEvent(self, type: str, data: str) -> bool:
