@@ -148,3 +148,24 @@ def test_logging_to_syslog(tmp_path: Path) -> None:
         wait_for(lambda: (tmp_path / "chat.log").read_text() == "to syslog\n")  # and the file
         assert d.ctl("maintail") == (1, "supervisord: ERROR (no log file)\n")
         assert not (tmp_path / "supervisord.log").exists()
+
+
+def test_missing_config_file_exits_2(tmp_path: Path) -> None:
+    import sys
+
+    argv = [sys.executable, "-m", "tubeworks", "supervisord"]
+    found = subprocess.run(
+        [*argv, "-c", str(tmp_path / "nope.conf")],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        cwd=tmp_path,
+    )
+    assert found.returncode == 2
+    assert found.stderr.startswith(f"Error: could not read config file '{tmp_path}/nope.conf'")
+    if not any(
+        os.path.exists(p) for p in ("/etc/supervisord.conf", "/etc/supervisor/supervisord.conf")
+    ):
+        searched = subprocess.run(argv, capture_output=True, text=True, timeout=30, cwd=tmp_path)
+        assert searched.returncode == 2
+        assert "No config file found at default paths" in searched.stderr
