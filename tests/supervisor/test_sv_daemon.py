@@ -54,12 +54,19 @@ def test_crash_loop_reaches_fatal_after_startretries(tmp_path: Path) -> None:
 
 
 def test_stop_escalates_to_sigkill_after_stopwaitsecs(tmp_path: Path) -> None:
-    programs = """
+    script = tmp_path / "stubborn.py"
+    script.write_text(
+        "import signal, time\n"
+        "signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+        "print('ready', flush=True)\n"
+        "time.sleep(1000)\n"
+    )
+    programs = f"""
         [program:stubborn]
-        command=python3 -c "import signal, sys, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); print('ready', flush=True); time.sleep(1000)"
+        command={sys.executable} {script}
         startsecs=0
         stopwaitsecs=3
-    """  # noqa: E501
+    """
     with run(tmp_path, programs) as d:
         pid = d.wait_state("stubborn", "RUNNING")["pid"]
         wait_for(lambda: "ready" in d.ctl("tail", "stubborn")[1])
