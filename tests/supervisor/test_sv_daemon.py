@@ -440,3 +440,39 @@ def test_stdin_to_a_child_that_never_reads_does_not_block_the_daemon(tmp_path: P
         assert sv.sendProcessStdin("deaf", "x" * 1_000_000) is True  # > any pipe buffer
         assert sv.getState()["statename"] == "RUNNING"  # still serving
         assert d.ctl("stop", "deaf") == (0, "deaf: stopped\n")
+
+
+def test_children_inherit_only_stdin_stdout_stderr(tmp_path: Path) -> None:
+    programs = """
+        [program:fds]
+        command=sh -c 'ls /proc/$$/fd'
+        startsecs=0
+        autorestart=false
+        stdout_logfile=%(here)s/fds.log
+    """
+    with run(tmp_path, programs) as d:
+        d.wait_state("fds", "EXITED")
+        fds = sorted(int(fd) for fd in (tmp_path / "fds.log").read_text().split())
+        assert fds == [0, 1, 2]  # the daemon's sockets, logs and pidfds are all closed
+
+
+def test_maintail_follow_streams_the_activity_log(tmp_path: Path) -> None:
+    with run(tmp_path, "[program:a]\ncommand=sleep 1000\nstartsecs=0\nautostart=false\n") as d:
+        follow = subprocess.Popen(
+            [*ctl_argv(d), "maintail", "-f"], stdout=subprocess.PIPE, text=True
+        )
+        try:
+            assert follow.stdout is not None
+            assert follow.stdout.readline() == "==> Press Ctrl-C to exit <==\n"
+            line = follow.stdout.readline()
+            while "supervisord started with pid" not in line and line:
+                line = follow.stdout.readline()  # the history comes first
+            assert "supervisord started with pid" in line
+            d.rpc().supervisor.startProcess("a")
+            line = follow.stdout.readline()
+            while "spawned: 'a'" not in line and line:
+                line = follow.stdout.readline()
+            assert "spawned: 'a'" in line  # written after the stream began
+        finally:
+            follow.kill()
+            follow.wait()
