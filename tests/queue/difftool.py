@@ -25,6 +25,7 @@ servers start fresh.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -32,11 +33,18 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
-from servers import RunningServer, running, wait_listening
+from servers import (
+    BEANSTALKD,
+    RunningServer,
+    free_port,
+    running,
+    tubeworks_argv,
+    wait_listening,
+)
 
 SENTINEL = b"list-tube-used\r\n"
 READ_TIMEOUT = 15.0  # seconds a step may wait for replies (longest case waits ~4 s; CI is slow)
@@ -520,6 +528,53 @@ def _yaml_detail(o_norm: list[Norm], c_norm: list[Norm]) -> list[str]:
     return out
 
 
+# Starting our server costs ~0.2 s of interpreter start-up, the bulk of a differential case.
+# So while one case runs, the candidate for the next flag-less case is already starting. Test
+# modules call discard_spare() at teardown so no server outlives them.
+_spare: RunningServer | None = None
+
+
+def _spawn_candidate() -> RunningServer:
+    port = free_port()
+    if CANDIDATE == "beanstalkd":
+        argv = [BEANSTALKD, "-l", "127.0.0.1", "-p", str(port)]
+    else:
+        argv = [*tubeworks_argv(), "queue", "-l", "127.0.0.1", "-p", str(port)]
+    proc = subprocess.Popen(
+        argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    return RunningServer(CANDIDATE, "127.0.0.1", port, proc, argv)
+
+
+@contextlib.contextmanager
+def _candidate(flags: Sequence[str]) -> Iterator[RunningServer]:
+    """A fresh candidate server: the spare if one is waiting and no flags are wanted."""
+    global _spare
+    if flags:
+        with running(CANDIDATE, *flags) as srv:
+            yield srv
+        return
+    srv, _spare = _spare or _spawn_candidate(), _spawn_candidate()
+    try:
+        try:
+            wait_listening(srv.host, srv.port, srv.proc)
+        except (RuntimeError, TimeoutError):  # the spare died (e.g. its port was taken)
+            _stop(srv)
+            srv = _spawn_candidate()
+            wait_listening(srv.host, srv.port, srv.proc)
+        yield srv
+    finally:
+        _stop(srv)
+
+
+def discard_spare() -> None:
+    """Stop the pre-started candidate, if any (call at module teardown)."""
+    global _spare
+    if _spare is not None:
+        _stop(_spare)
+        _spare = None
+
+
 def differential(
     steps: Sequence[Step],
     *flags: str,
@@ -540,7 +595,7 @@ def differential(
     with (
         tempfile.TemporaryDirectory(prefix="tw-diff-") as tmp,
         running(ORACLE, *flags, *_wal(tmp, "oracle", wal)) as oracle_srv,
-        running(CANDIDATE, *flags, *_wal(tmp, "candidate", wal)) as cand_srv,
+        _candidate([*flags, *_wal(tmp, "candidate", wal)]) as cand_srv,
         ThreadPoolExecutor(2) as pool,
     ):
         f_oracle = pool.submit(run_script, oracle_srv, steps)

@@ -32,6 +32,7 @@ from __future__ import annotations
 import re
 import socket
 import time
+from collections.abc import Iterator
 
 import pytest
 from difftool import (
@@ -45,11 +46,19 @@ from difftool import (
     WaitStat,
     command,
     differential,
+    discard_spare,
     run_script,
     stats_of,
 )
 
 from servers import RunningServer, running
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _no_spare_server_left() -> Iterator[None]:
+    """difftool pre-starts the next candidate server; stop it when this module is done."""
+    yield
+    discard_spare()
 
 
 def a(*datas: bytes, split: str | None = None) -> list[Step]:

@@ -9,10 +9,19 @@ expiry (difference 4, checked against ours only in ``test_differential``).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
-from difftool import Read, Send, Step, WaitStat, differential
+from difftool import Read, Send, Step, WaitStat, differential, discard_spare
 
 pytestmark = pytest.mark.timeout(30)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _no_spare_server_left() -> Iterator[None]:
+    """difftool pre-starts the next candidate server; stop it when this module is done."""
+    yield
+    discard_spare()
 
 
 def waiting(n: int) -> WaitStat:

@@ -7,8 +7,10 @@ is crash-only) and starts it again on the same directory and port. Replies are c
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
-from difftool import Restart, Send, Step, differential
+from difftool import Restart, Send, Step, differential, discard_spare
 
 pytestmark = pytest.mark.timeout(40)
 
@@ -34,6 +36,13 @@ WHY_RESTORE = WHY_STATS + (
 def variants(*keys: str, why: str) -> pytest.MarkDecorator:
     full = pytest.param((), id="all-keys", marks=pytest.mark.xfail(reason=why, strict=False))
     return pytest.mark.parametrize("drop", [full, pytest.param(keys, id="known-keys-dropped")])
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _no_spare_server_left() -> Iterator[None]:
+    """difftool pre-starts the next candidate server; stop it when this module is done."""
+    yield
+    discard_spare()
 
 
 def a(*datas: bytes) -> list[Step]:
