@@ -9,14 +9,18 @@ its own results and fails loudly when they do not add up.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import re
 import shutil
+import sqlite3
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from examples.stack import ExampleError, Stack, free_port, running_stack, wait_drained
 
@@ -157,6 +161,91 @@ def _wait_shrunk(stack: Stack, pool: str, timeout: float = 60.0) -> None:
         time.sleep(0.1)
 
 
+# -- 3. tracking --------------------------------------------------------------------------
+
+
+def _count_rows(dsn: Any, table: str) -> int:
+    return len(_stored_ids(dsn, table))
+
+
+def _stored_ids(dsn: Any, table: str) -> list[str]:
+    if dsn.kind == "sqlite":
+        with contextlib.closing(sqlite3.connect(dsn.path, timeout=5)) as conn:
+            return [r[0] for r in conn.execute(f"SELECT event_id FROM {table}")]
+    import pymysql
+
+    with contextlib.closing(pymysql.connect(**dsn.mysql_args())) as conn, conn.cursor() as cur:
+        cur.execute(f"SELECT event_id FROM {table}")
+        return [r[0] for r in cur.fetchall()]
+
+
+def _break_database(dsn: Any, table: str, meanwhile: Callable[[], None]) -> str:
+    """Kill every worker session (MariaDB) or lock the file for a while (SQLite); run
+    ``meanwhile`` (more work for the workers) while the database is broken."""
+    if dsn.kind == "sqlite":
+        conn = sqlite3.connect(dsn.path, isolation_level=None)
+        try:
+            conn.execute("BEGIN EXCLUSIVE")
+            meanwhile()
+            time.sleep(1.5)  # the outage the workers have to sit out
+            conn.execute("COMMIT")
+        finally:
+            conn.close()
+        return "locked the SQLite file for 1.5 s (there is no server session to kill)"
+    import pymysql
+
+    killed = 0
+    conn = pymysql.connect(**dsn.mysql_args(), autocommit=True)
+    with contextlib.closing(conn), conn.cursor() as cur:
+        cur.execute(f"SELECT conn_id FROM {table}_sessions")
+        for (conn_id,) in cur.fetchall():
+            try:
+                cur.execute(f"KILL CONNECTION {int(conn_id)}")
+                killed += 1
+            except pymysql.err.OperationalError:
+                pass  # that session had already ended
+    meanwhile()
+    return f"killed {killed} worker database session(s) with KILL CONNECTION"
+
+
+def run_tracking(work: Path, say: Say, events: int = 1000, dsn: str | None = None) -> list[str]:
+    from examples.tracking.produce import TUBE, enqueue
+    from examples.tracking.produce import events as make_events
+    from examples.tracking.store import create_tables, parse_dsn
+
+    _fresh(work)
+    dsn_text = dsn or f"sqlite://{work / 'events.sqlite'}"
+    where = parse_dsn(dsn_text)
+    table = "events" if where.kind == "sqlite" else f"events_{uuid.uuid4().hex[:10]}"
+    create_tables(where, table)
+    shown = where.path if where.kind == "sqlite" else f"MariaDB {where.host}:{where.port}"
+    say(f"3. tracking: {events} events into {shown}, table {table}")
+    env = {"EXAMPLE_DB": dsn_text, "EXAMPLE_TABLE": table}
+    config = HERE / "tracking" / "stack.ini"
+    with running_stack(config, work / "var", env) as stack, stack.client() as client:
+        batch = make_events(events)
+        half = events // 2
+        enqueue(client, batch[:half])
+        deadline = time.monotonic() + 60
+        while _count_rows(where, table) < half:  # the workers have their sessions open now
+            if time.monotonic() > deadline:
+                raise ExampleError("events are not being stored")
+            time.sleep(0.05)
+        what = _break_database(where, table, lambda: enqueue(client, batch[half:]))
+        say(f"  mid-run, {what}")
+        wait_drained(client, [TUBE], _progress(say, "events", events), timeout=120)
+    ids = _stored_ids(where, table)
+    if sorted(ids) != sorted(str(e["id"]) for e in batch):
+        raise ExampleError(f"expected {events} distinct events stored, found {len(ids)} rows")
+    retried = sum(
+        p.read_text().count("outcome=released") for p in (work / "var" / "log").glob("*.log")
+    )
+    return [
+        f"3. tracking: {len(ids)} events stored once each in {shown} (table {table})",
+        f"   {what}; the workers carried on ({retried} job(s) retried)",
+    ]
+
+
 # -- 4. PHP producer ----------------------------------------------------------------------
 
 
@@ -189,6 +278,7 @@ def run_php(work: Path, say: Say, count: int = 20) -> list[str]:
 EXAMPLES: dict[str, tuple[str, Callable[..., list[str]]]] = {
     "1": ("thumbnails", run_thumbnails),
     "2": ("mailing", run_mailing),
+    "3": ("tracking", run_tracking),
     "4": ("php_producer", run_php),
 }
 
@@ -198,6 +288,7 @@ def main(argv: list[str] | None = None, say: Say = print) -> int:
     parser.add_argument("numbers", nargs="*", default=["1", "2"], help="examples (default 1 2)")
     parser.add_argument("--out", type=Path, default=Path("examples-out"), help="work directory")
     parser.add_argument("--small", action="store_true", help="small inputs (for tests)")
+    parser.add_argument("--dsn", help="example 3: mysql://USER@HOST:PORT/DB instead of SQLite")
     args = parser.parse_args(argv)
     unknown = [n for n in args.numbers if n not in EXAMPLES]
     if unknown:
@@ -207,7 +298,9 @@ def main(argv: list[str] | None = None, say: Say = print) -> int:
     started = time.monotonic()
     for number in args.numbers:
         name, run = EXAMPLES[number]
-        kwargs = SMALL.get(number, {}) if args.small else {}
+        kwargs: dict[str, Any] = dict(SMALL.get(number, {})) if args.small else {}
+        if number == "3" and args.dsn:
+            kwargs["dsn"] = args.dsn
         try:
             summary += run(args.out.resolve() / name, say, **kwargs)
         except ExampleError as exc:
@@ -220,7 +313,12 @@ def main(argv: list[str] | None = None, say: Say = print) -> int:
     return 0
 
 
-SMALL: dict[str, dict[str, int]] = {"1": {"images": 6}, "2": {"messages": 400}, "4": {"count": 5}}
+SMALL: dict[str, dict[str, int]] = {
+    "1": {"images": 6},
+    "2": {"messages": 400},
+    "3": {"events": 300},
+    "4": {"count": 5},
+}
 
 
 if __name__ == "__main__":
