@@ -95,7 +95,7 @@ async def connect(target: Target, *, autocommit: bool = True) -> psycopg.AsyncCo
             autocommit=autocommit,
             connect_timeout=CONNECT_TIMEOUT,
             options=f"-c search_path={target.schema}",
-            application_name="tubeworks-queue",
+            application_name=f"tubeworks-queue {target.schema}"[:63],
         )
     except psycopg.Error as exc:
         raise SchemaError(f"cannot connect to {target}: {_first_line(exc)}") from exc

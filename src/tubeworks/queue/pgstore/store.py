@@ -395,8 +395,8 @@ class PgStore:
 
     def _wait_timer(self, conn: PgConn) -> None:
         conn.timer = None
-        if not conn.blocked:
-            return
+        if not conn.blocked or conn.attempting:
+            return  # an attempt in flight calls this again when it finds nothing
         now = time.time()
         soon = conn.deadline_soon(now)
         if not soon and (conn.timeout_at is None or conn.timeout_at > now):
