@@ -1,7 +1,7 @@
 """Run the examples end to end: start the stack, enqueue the work, show progress, check the
 results, print a summary, stop cleanly.  ``tubeworks examples run [1 2 3 4]``.
 
-Every example works in its own directory under ``--out`` (default ``./examples-out``): the
+Every example works in its own directory under ``--out`` (default ``examples/out``): the
 stack's state (queue log, worker logs) in ``var/``, the results next to it.  Each one checks
 its own results and fails loudly when they do not add up.
 """
@@ -286,7 +286,7 @@ EXAMPLES: dict[str, tuple[str, Callable[..., list[str]]]] = {
 def main(argv: list[str] | None = None, say: Say = print) -> int:
     parser = argparse.ArgumentParser(prog="tubeworks examples run", description=__doc__)
     parser.add_argument("numbers", nargs="*", default=["1", "2"], help="examples (default 1 2)")
-    parser.add_argument("--out", type=Path, default=Path("examples-out"), help="work directory")
+    parser.add_argument("--out", type=Path, default=HERE / "out", help="work directory")
     parser.add_argument("--small", action="store_true", help="small inputs (for tests)")
     parser.add_argument("--dsn", help="example 3: mysql://USER@HOST:PORT/DB instead of SQLite")
     args = parser.parse_args(argv)
