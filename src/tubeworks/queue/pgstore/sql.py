@@ -140,7 +140,8 @@ WITH RECURSIVE t(tube) AS (
 )
 SELECT tube FROM t WHERE tube IS NOT NULL
 """
-TUBE_HAS_JOBS: Final = "SELECT 1 FROM jobs WHERE tube = %(tube)s LIMIT 1"
+#: (ordered like jobs_by_tube, so the planner probes it rather than scanning for a rare tube)
+TUBE_HAS_JOBS: Final = "SELECT 1 FROM jobs WHERE tube = %(tube)s ORDER BY tube, state LIMIT 1"
 
 #: What other live servers' clients hold (their latest snapshots).
 OTHERS_TUBES: Final = """
