@@ -102,3 +102,41 @@ def test_ctl_interactive_reads_commands_from_stdin(tmp_path: Path) -> None:
         assert done.returncode == 0  # always 0 in interactive mode, as supervisorctl
         assert lines[0].startswith("a ") and "RUNNING" in lines[0]  # status first
         assert lines[1:] == ["a: stopped", "*** Unknown syntax: nosuch"]
+
+
+@pytest.mark.timeout(60)
+def test_ctl_fg_relays_stdin_and_output_and_open_switches_server(tmp_path: Path) -> None:
+    programs = "[program:cat]\ncommand=cat\nstartsecs=0\n"
+    conf = write_config(tmp_path, programs)
+    with running_daemon("tubeworks", conf) as d:
+        d.wait_state("cat", "RUNNING")
+        fg = subprocess.Popen(
+            [sys.executable, "-m", "tubeworks", "ctl", "-c", str(conf), "fg", "cat"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert fg.stdin is not None and fg.stdout is not None
+        try:
+            assert fg.stdout.readline() == "==> Press Ctrl-C to exit <==\n"
+            fg.stdin.write("hello\n")
+            fg.stdin.flush()
+            line = fg.stdout.readline()
+            while line and line != "hello\n":
+                line = fg.stdout.readline()
+            assert line == "hello\n"  # typed, sent to cat, came back through its log
+            fg.stdin.close()
+            assert fg.stdout.read().endswith("Exiting foreground\n")
+            assert fg.wait(30) == 0
+        finally:
+            fg.kill()
+            fg.wait()
+        session = subprocess.run(
+            [sys.executable, "-m", "tubeworks", "ctl", "-s", "unix:///nonexistent.sock"],
+            input=f"open unix://{d.socket}\nopen ftp://x\n",
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        assert "cat                              RUNNING" in session.stdout
+        assert session.stdout.endswith("ERROR: url must be http:// or unix://\n")

@@ -4,10 +4,10 @@ output lines and exit status out.
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import json
 import sys
-import urllib.parse
 import xmlrpc.client
 from collections.abc import Callable
 from typing import Any, TextIO
@@ -20,7 +20,6 @@ from tubeworks.supervisor.client import (
     F_BAD_NAME,
     F_CANT_REREAD,
     F_FAILED,
-    F_NO_FILE,
     F_NOT_RUNNING,
     F_SHUTDOWN_STATE,
     F_STILL_RUNNING,
@@ -46,9 +45,10 @@ from tubeworks.supervisor.client import (
     split_namespec,
 )
 from tubeworks.supervisor.config import CtlConfig
+from tubeworks.supervisor.ctllogs import LogCommands
 
 
-class Controller:
+class Controller(LogCommands):
     """Runs one command line at a time; ``exitstatus`` is what the process exits with."""
 
     def __init__(self, config: CtlConfig, out: TextIO = sys.stdout) -> None:
@@ -311,106 +311,20 @@ class Controller:
             else:
                 self.say(f"{namespec(group, proc or group)}: cleared")
 
-    # ---- logs ----
-
-    def do_tail(self, args: list[str]) -> None:
-        if not self.upcheck():
-            return
-        if not args:
-            self.usage("tail", "Error: too few arguments")
-            return
-        if len(args) > 3:
-            self.usage("tail", "Error: too many arguments")
-            return
-        modifier = args.pop(0) if args[0].startswith("-") else None
-        if not args:
-            self.say("Error: tail requires process name")
+    def do_open(self, args: list[str]) -> None:
+        """Switch to another supervisord (unix:///path or http://host:port)."""
+        url = args[0] if args else ""
+        if not url.startswith(("unix://", "http://")):
+            self.say("ERROR: url must be http:// or unix://")
             self.exitstatus = GENERIC
             return
-        name, channel = args[0], (args[-1].lower() if len(args) > 1 else "stdout")
-        if channel not in ("stdout", "stderr"):
-            self.say(f"Error: bad channel {channel!r}")
-            self.exitstatus = GENERIC
-            return
-        size: int | None = 1600
-        if modifier is not None:
-            if modifier == "-f":
-                size = None
-            else:
-                try:
-                    size = int(modifier[1:])
-                except ValueError:
-                    self.say(f"Error: bad argument {modifier}")
-                    self.exitstatus = GENERIC
-                    return
-        if size is None:
-            self.follow(f"/logtail/{urllib.parse.quote(name)}/{channel}")
-            return
-        read = self.sv.readProcessStdoutLog if channel == "stdout" else self.sv.readProcessStderrLog
-        try:
-            self.say(read(name, -size, 0))
-        except xmlrpc.client.Fault as exc:
-            self.exitstatus = GENERIC
-            reasons = {
-                F_NO_FILE: "no log file",
-                F_FAILED: "unknown error reading log",
-                F_BAD_NAME: "no such process name",
-            }
-            if exc.faultCode not in reasons:
-                raise
-            self.say(f"{name}: ERROR ({reasons[exc.faultCode]})")
-
-    def do_maintail(self, args: list[str]) -> None:
-        if not self.upcheck():
-            return
-        if len(args) > 1:
-            self.usage("maintail", "Error: too many arguments")
-            return
-        size = 1600
-        if args:
-            if args[0] == "-f":
-                self.follow("/mainlogtail")
-                return
-            try:
-                if not args[0].startswith("-"):
-                    raise ValueError(args[0])
-                size = int(args[0][1:])
-            except ValueError:
-                self.say(f"Error: bad argument {args[0]}")
-                self.exitstatus = GENERIC
-                return
-        try:
-            self.say(self.sv.readLog(-size, 0))
-        except xmlrpc.client.Fault as exc:
-            self.exitstatus = GENERIC
-            reasons = {F_NO_FILE: "no log file", F_FAILED: "unknown error reading log"}
-            if exc.faultCode not in reasons:
-                raise
-            self.say(f"supervisord: ERROR ({reasons[exc.faultCode]})")
-
-    def follow(self, path: str) -> None:
-        """Stream a /logtail or /mainlogtail response until interrupted or closed."""
-        self.say("==> Press Ctrl-C to exit <==")
-        transport = Transport(self.config.serverurl, self.config.username, self.config.password)
-        conn = transport.make_connection("follow")
-        headers = {"Authorization": transport.auth} if transport.auth else {}
-        try:
-            conn.request("GET", path, headers=headers)
-            response = conn.getresponse()
-            if response.status != 200:
-                self.say(f"Cannot read, status code {response.status}")
-                self.exitstatus = GENERIC
-                return
-            while True:
-                chunk = response.read1(65536)
-                if not chunk:
-                    break
-                self.out.write(chunk.decode("utf-8", "replace"))
-                self.out.flush()
-        except KeyboardInterrupt:
-            self.say("")
-        finally:
-            conn.close()
+        self.config = dataclasses.replace(self.config, serverurl=url)
+        transport = Transport(url, self.config.username, self.config.password)
+        self.proxy = xmlrpc.client.ServerProxy("http://127.0.0.1/RPC2", transport)
+        self.sv = self.proxy.supervisor
+        status = self.exitstatus
+        self.do_status([])
+        self.exitstatus = status
 
     # ---- daemon-level ----
 
