@@ -588,7 +588,7 @@ def test_body_arriving_in_pieces_between_other_commands() -> None:
     cmd-put and current-producers; other connections go on meanwhile."""
     steps: list[Step] = [
         Send("a", b"put 0 0 10 5\r\nhe", sentinel=False),
-        WaitStat("cmd-put", "1", timeout=3),  # the put line was read (1.12 counts it at once)
+        WaitStat("cmd-put", "1", timeout=1.5),  # the put line was read (1.12 counts it at once)
         Send("b", b"stats\r\npeek-ready\r\n"),
         Send("a", b"ll", sentinel=False),
         Send("b", b"stats-tube default\r\n"),
