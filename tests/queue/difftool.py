@@ -21,6 +21,15 @@ lists (their byte count is checked against the body and then dropped, because ``
 ``age: 10`` differ in length), clock readings may differ by one second, and process facts of
 ``stats`` are dropped. Nothing else is normalised: job ids must match exactly because both
 servers start fresh.
+
+Facts no reply announces (a reserve is now blocked, a signal arrived, a close was noticed) are
+awaited with :class:`WaitStat`/:class:`Drain`/:class:`Close`, which poll ``stats`` on one
+long-lived monitor connection with a deadline; :class:`Restart` kill -9s a server and starts it
+again for binlog scripts. :func:`differential` runs a script on a fresh beanstalkd and a fresh
+ours in parallel and asserts equal transcripts (``trickle=True`` feeds ours one byte per send).
+
+Used by: test_differential*.py, test_fuzz.py, and the PostgreSQL store tests (``Conn``,
+``parse_yaml``, ``READ_TIMEOUT``).
 """
 
 from __future__ import annotations

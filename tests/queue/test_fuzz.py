@@ -6,6 +6,11 @@ same bytes give the same replies whether they arrive in one piece or one byte at
 (for streams that avoid our deliberate differences, see ``test_differential``) the same replies
 as beanstalkd 1.12.
 
+A last property interleaves valid commands over three connections (reserving, deleting and
+releasing each other's jobs, closing) and compares with beanstalkd using the differential
+harness. The single-stream invariants also run with the binlog on (-b), and the oracle
+comparison also with -z 8.
+
 Streams are built from valid commands, then mutated (truncated, bytes flipped, junk inserted,
 over-long lines inserted) and split at random points. Each example uses fresh connections on
 servers that live for the whole module (starting ours costs ~0.3 s). Two servers fed the same
