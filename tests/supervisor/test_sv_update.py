@@ -173,3 +173,24 @@ def test_reload_with_a_broken_config_keeps_running(tmp_path: Path) -> None:
         d.wait_log("could not reload the configuration")
         assert "[program:x] numprocs: expected an integer, got 'two'" in d.activity_log()
         assert d.rpc().supervisor.getProcessInfo("steady")["pid"] == pid
+
+
+@pytest.mark.timeout(60)
+def test_reload_applies_changed_servers_and_activity_log(tmp_path: Path) -> None:
+    import xmlrpc.client
+
+    from servers import free_port
+
+    conf = write_config(tmp_path, BEFORE)
+    port = free_port()
+    with running_daemon("tubeworks", conf) as d:
+        d.wait_state("steady", "RUNNING")
+        header = HEADER.replace("supervisord.log", "second.log")
+        header += f"\n[inet_http_server]\nport=127.0.0.1:{port}\n"
+        conf.write_text(header + "\n" + AFTER)
+        assert d.ctl("reload") == (0, "Restarted supervisord\n")
+        tcp = xmlrpc.client.ServerProxy(f"http://127.0.0.1:{port}/RPC2")
+        wait_for(lambda: tcp.supervisor.getProcessInfo("newprog")["statename"] == "RUNNING")
+        assert "spawned: 'newprog'" in (tmp_path / "second.log").read_text()
+        assert "spawned: 'newprog'" not in (tmp_path / "supervisord.log").read_text()
+        assert d.rpc().supervisor.getState()["statename"] == "RUNNING"  # unix socket too

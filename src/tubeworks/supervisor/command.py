@@ -142,6 +142,16 @@ def _drop_privileges(user: str) -> None:
     os.setuid(entry.pw_uid)
 
 
+def _serverurl(config: Config) -> str | None:
+    """SUPERVISOR_SERVER_URL for children: the unix socket if any, else the TCP server."""
+    if config.unix_http_server is not None:
+        return f"unix://{config.unix_http_server.path}"
+    if config.inet_http_server is not None:
+        host = config.inet_http_server.host or "localhost"
+        return f"http://{host}:{config.inet_http_server.port}"
+    return None
+
+
 async def serve(config: Config, loader: Callable[[], Config], log: ActivityLog) -> None:
     from tubeworks.supervisor.daemon import Supervisor
     from tubeworks.supervisor.httpd import HttpServer
@@ -171,11 +181,28 @@ async def serve(config: Config, loader: Callable[[], Config], log: ActivityLog) 
             where = server.config.path or f"{server.config.host}:{server.config.port}"
             log.log("critical", f"could not listen on {where}: {exc}")
             fail(f"another program is already listening on {where}: {exc.strerror}")
-    if config.unix_http_server is not None:
-        sv.serverurl = f"unix://{config.unix_http_server.path}"
-    elif config.inet_http_server is not None:
-        host = config.inet_http_server.host or "localhost"
-        sv.serverurl = f"http://{host}:{config.inet_http_server.port}"
+
+    async def apply_servers(old: Config, new: Config) -> None:
+        """Restart the HTTP servers whose settings changed (reload)."""
+        for attr in ("unix_http_server", "inet_http_server"):
+            before, after = getattr(old, attr), getattr(new, attr)
+            if before == after:
+                continue
+            for server in [s for s in servers if s.config == before]:
+                servers.remove(server)
+                await server.close()
+            if after is not None:
+                server = HttpServer(sv, rpc, after)
+                try:
+                    await server.start()
+                except OSError as exc:
+                    log.log("critical", f"could not start [{attr}] after reload: {exc}")
+                    continue
+                servers.append(server)
+        sv.serverurl = _serverurl(new)
+
+    sv.on_reload.append(apply_servers)
+    sv.serverurl = _serverurl(config)
     log.info(f"supervisord started with pid {os.getpid()}")
     try:
         await sv.run()

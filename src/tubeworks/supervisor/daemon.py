@@ -17,7 +17,7 @@ import re
 import signal
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from tubeworks.supervisor import machine as m
 from tubeworks.supervisor.capture import CaptureSplitter
@@ -67,6 +67,8 @@ class Supervisor:
         self.serverurl: str | None = None  # SUPERVISOR_SERVER_URL for children
         self.on_state_change: list[Callable[[Process, m.StateChanged], None]] = []
         self.bus: EventSink | None = None  # event listener delivery, if wired in
+        # called with (old, new) config on reload, e.g. to restart changed HTTP servers
+        self.on_reload: list[Callable[[Config, Config], Awaitable[None]]] = []
         self._waiters: list[asyncio.Future[None]] = []
         self._done: asyncio.Future[None] | None = None
         self._stopping: asyncio.Task[None] | None = None
@@ -454,10 +456,16 @@ class Supervisor:
             if group is not None:
                 await self.stop_group(group)
                 self.remove_group(name)
-        old_supervisord = self.config.supervisord
+        old = self.config
         self.config = new
-        if new.supervisord.loglevel != old_supervisord.loglevel:
-            self.log.threshold = ActivityLog(None, new.supervisord.loglevel).threshold
+        self.log.reconfigure(
+            new.supervisord.logfile,
+            new.supervisord.loglevel,
+            new.supervisord.logfile_maxbytes,
+            new.supervisord.logfile_backups,
+        )
+        for hook in list(self.on_reload):
+            await hook(old, new)
         for warning in new.warnings:
             self.log.warn(warning)
         for name in sorted([*added, *changed], key=lambda n: (new.group(n).priority, n)):  # type: ignore[union-attr]

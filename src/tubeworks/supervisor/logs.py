@@ -156,6 +156,24 @@ class ActivityLog:
         self.file = RotatingFile(path, maxbytes, backups) if path and not self.to_syslog else None
         self.echo = echo
 
+    def reconfigure(self, path: str | None, level: str, maxbytes: int, backups: int) -> None:
+        """Apply changed [supervisord] log settings (reload); tail -f followers stay."""
+        self.threshold = LEVELS[level][0]
+        old = self.file
+        same = old is not None and (old.path, old.maxbytes, old.backups) == (
+            path,
+            maxbytes,
+            backups,
+        )
+        if same or (old is None and path == "syslog"):
+            return
+        self.to_syslog = path == "syslog"
+        self.file = RotatingFile(path, maxbytes, backups) if path and not self.to_syslog else None
+        if old is not None:
+            if self.file is not None:
+                self.file.listeners = old.listeners
+            old.close()
+
     def enabled(self, level: str) -> bool:
         return LEVELS[level][0] >= self.threshold
 
