@@ -385,6 +385,15 @@ TABLE9: list[tuple[bytes, list[bytes]]] = [
      [b"NOT_FOUND\r\n", b"BAD_FORMAT\r\n", b"BAD_FORMAT\r\n", b"BAD_FORMAT\r\n", b"PAUSED\r\n"]),
     (b"use " + b"t" * 200 + b"\r\nuse " + b"t" * 201 + b"\r\n",
      [b"USING " + b"t" * 200 + b"\r\n", b"BAD_FORMAT\r\n"]),
+    (b"put 0 0 1 65535\r\n" + MAXBODY + b"\r\nput 0 0 1 65536\r\n" + MAXBODY + b"x\r\n",
+     [b"INSERTED 1\r\n", b"JOB_TOO_BIG\r\n"]),
+    (b"put 0 100 10 1\r\nd\r\nput 0 0 10 1\r\nb\r\nput 0 0 10 1\r\nc\r\nreserve\r\n"
+     b"bury 2 0\r\nreserve\r\nbury 3 0\r\nkick 10\r\nkick 10\r\nkick 10\r\n",
+     [b"INSERTED 1\r\n", b"INSERTED 2\r\n", b"INSERTED 3\r\n", b"RESERVED 2 1\r\nb\r\n",
+      b"BURIED\r\n", b"RESERVED 3 1\r\nc\r\n", b"BURIED\r\n", b"KICKED 2\r\n",
+      b"KICKED 1\r\n", b"KICKED 0\r\n"]),
+    (b"quitxyz\r\n", [b"<EOF>"]),
+    (b"quit\r\nstats\r\n", [b"<EOF>"]),
     (b"put 0 0 1 1\r\nx\r\nreserve\r\nrelease 1 0 0\r\nbury 1 0\r\nreserve\r\nbury 1 0\r\n"
      b"peek-buried\r\n",
      [b"INSERTED 1\r\n", b"RESERVED 1 1\r\nx\r\n", b"RELEASED\r\n", b"NOT_FOUND\r\n",
@@ -397,6 +406,16 @@ def test_reference_table(sent: bytes, expected: list[bytes]) -> None:
     """The exact examples of the reference §9 table, sent in one write: exact bytes from both."""
     oracle, _ = differential([Send("a", sent)])
     assert oracle.replies() == expected
+
+
+def test_reference_table_pause_two_seconds() -> None:
+    """§9 #16: `pause-tube default 2`; stats-tube says pause 2, pause-time-left 1; another
+    connection's reserve-with-timeout 0 times out; peek-ready still finds the job."""
+    steps: list[Step] = [Send("a", BODY + b"pause-tube default 2\r\nstats-tube default\r\n"),
+                         Send("b", b"reserve-with-timeout 0\r\npeek-ready\r\n")]
+    oracle, _ = differential(steps)
+    assert b"\npause: 2\npause-time-left: 1\n" in oracle.transcript[0][1][2]
+    assert oracle.transcript[1][1] == [b"TIMED_OUT\r\n", b"FOUND 1 5\r\nhello\r\n"]
 
 
 @pytest.mark.parametrize("split", [None, "bytes"])
