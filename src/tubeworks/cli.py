@@ -33,6 +33,7 @@ LAZY_COMMANDS: dict[str, str] = {
     "up": "tubeworks.stack.command:up_command",
     "init": "tubeworks.stack.command:init_command",
     "examples": "tubeworks.stack.examples_cli:examples_command",
+    "pg-store": "tubeworks.queue.pgstore.transfer:pg_store_command",
 }
 
 
