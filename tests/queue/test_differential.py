@@ -358,6 +358,15 @@ def test_job_too_big_with_z() -> None:
     assert oracle.replies()[:3] == [b"JOB_TOO_BIG\r\n", b"INSERTED 1\r\n", b"INSERTED 2\r\n"]
 
 
+@pytest.mark.parametrize("size", ["0", "1", "65536", "1073741825"])
+def test_max_job_size_flag(size: str) -> None:
+    """-z: bodies up to the limit are taken, bigger ones JOB_TOO_BIG; over 1 GiB is capped
+    (stats max-job-size)."""
+    steps = a(b"put 0 0 1 0\r\n\r\nput 0 0 1 1\r\nx\r\nput 0 0 1 2\r\nxy\r\n", b"stats\r\n")
+    oracle, _ = differential(steps, "-z", size)
+    assert oracle.replies()[0] == b"INSERTED 1\r\n"
+
+
 # Exact bytes from the reference's §9 table (1.12), one connection each.
 TABLE9: list[tuple[bytes, list[bytes]]] = [
     (b"\r\nPUT 0 0 1 1\r\npeek\r\ndelete\r\nuse\r\n", [b"UNKNOWN_COMMAND\r\n"] * 5),
