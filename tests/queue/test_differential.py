@@ -649,6 +649,28 @@ def test_draining() -> None:
                                        b"DELETED\r\n", b"DRAINING\r\n"]
 
 
+def test_draining_keeps_waiters() -> None:
+    """Drain mode refuses puts but leaves a blocked reserver waiting; existing jobs still go."""
+    steps: list[Step] = [
+        Send("a", b"put 0 100 10 1\r\nd\r\n"),
+        Send("b", b"reserve\r\n", read=False), waiting(1), Drain(),
+        Send("a", b"put 0 0 10 1\r\nx\r\nstats-tube default\r\nkick-job 1\r\n"), Read("b"),
+        Send("a", b"stats\r\n"),
+    ]
+    oracle, _ = differential(steps)
+    assert oracle.transcript[4][1][0] == b"DRAINING\r\n"
+    assert oracle.transcript[5][1] == [b"RESERVED 1 1\r\nd\r\n"]
+
+
+def test_many_connections() -> None:
+    """Sixty connections each using their own tube: counts and list-tubes agree."""
+    steps: list[Step] = [Send(f"c{i}", b"use t%d\r\nwatch t%d\r\n" % (i, i)) for i in range(60)]
+    steps += [Close(f"c{i}") for i in range(0, 60, 7)]
+    steps.append(Send("c1", b"list-tubes\r\nstats-tube t1\r\nstats\r\n"))
+    oracle, _ = differential(steps)
+    assert oracle.transcript[-1][1][2].startswith(b"OK ")
+
+
 # --- deliberate differences: ours only
 
 
