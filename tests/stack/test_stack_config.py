@@ -85,3 +85,12 @@ def test_bad_values_name_file_line_section_and_key(text: str, message: str) -> N
     with pytest.raises(ConfigError) as info:
         parse(text)
     assert str(info.value).startswith(message)
+
+
+def test_a_var_dir_too_deep_for_a_unix_socket_puts_the_control_socket_in_tmp() -> None:
+    deep = "/d" * 60
+    stack = parse_stack(f"[up]\nvar_dir = {deep}\n", "/srv/stack.ini", {}, tmpdir="/tmpx")
+    assert stack.var_dir == deep
+    assert stack.control_socket.startswith("/tmpx/tubeworks-up-")
+    assert stack.supervisor.unix_http_server is not None
+    assert stack.supervisor.unix_http_server.path == stack.control_socket

@@ -27,6 +27,7 @@ sections are checked here first, so their errors name the user's line too.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import math
 import os
 import shlex
@@ -51,6 +52,7 @@ __all__ = [
 QUEUE_PROGRAM = "queue"  # the [program:x] name the queue server runs under
 QUEUE_PRIORITY = 1  # started first, stopped last
 POOL_PRIORITY = 100  # default priority of worker pools
+UNIX_PATH_MAX = 107  # bytes in sockaddr_un.sun_path on Linux, less the terminating NUL
 UP_KEYS = frozenset({"var_dir"})
 QUEUE_KEYS = frozenset({"listen", "port", "binlog_dir", "args", "stopwaitsecs"})
 # keys the pool translation sets itself; the other [program:x] keys pass through untouched
@@ -317,6 +319,9 @@ def parse_stack(
     sv_lines += [f"{k} = {v}" for k, v in defaults.items() if k not in given]
     extra.append("\n".join(sv_lines) + "\n")
     control = os.path.join(var_dir, "up.sock")
+    if len(control.encode()) > UNIX_PATH_MAX:  # a deep var_dir: keep the socket short
+        digest = hashlib.sha1(var_dir.encode()).hexdigest()[:12]
+        control = os.path.join(tmpdir, f"tubeworks-up-{digest}.sock")
     if "unix_http_server" not in sections and "inet_http_server" not in sections:
         extra.append(f"[unix_http_server]\nfile = {control}\n")
     if "supervisorctl" not in sections:
