@@ -36,3 +36,11 @@ def any_server(request: pytest.FixtureRequest) -> Iterator[RunningServer]:
     """Each test using this runs once against ours and once against the real beanstalkd."""
     with running(request.param) as srv:
         yield srv
+
+
+@pytest.fixture(scope="session")
+def tls_pki(tmp_path_factory: pytest.TempPathFactory) -> object:
+    """Test CAs and certificates for TLS tests (see ``tests/tls_certs.py``)."""
+    from tls_certs import make_pki
+
+    return make_pki(tmp_path_factory.mktemp("pki"))

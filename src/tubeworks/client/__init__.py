@@ -22,6 +22,9 @@ error reply (``NotFound``, ``TimedOut``, ``DeadlineSoon``...), ``ConnectionBroke
 broke the connection, ``ClientClosed`` when you closed it. A client is one connection: do not share
 it between threads or tasks (that raises ``ClientBusy``); ``Client.abort()`` is the one call
 another thread may make, to end a blocked ``reserve()``.
+
+TLS and tokens (``tubeworks queue --tls-cert/--auth-file``): ``Client("tls://host:11300",
+tls_ca="ca.pem", token="...")``; see :mod:`tubeworks.client.security` and docs/client.md.
 """
 
 from tubeworks.client._base import DEFAULT_PRIORITY, DEFAULT_TTR, JobSpec
@@ -40,6 +43,7 @@ from tubeworks.client.errors import (
     DeadlineSoon,
     Draining,
     ExpectedCrlf,
+    Forbidden,
     InternalError,
     JobTooBig,
     LocalProtocolError,
@@ -50,10 +54,15 @@ from tubeworks.client.errors import (
     RemoteProtocolError,
     ReplyTimeout,
     TimedOut,
+    TlsHandshakeFailed,
+    TooManyConnections,
+    TooManyTubes,
     TransportError,
+    Unauthorized,
     UnknownCommand,
 )
 from tubeworks.client.models import Job, JobState, JobStats, ServerStats, TubeStats
+from tubeworks.client.security import Security
 from tubeworks.client.sync import Client
 
 __all__ = [
@@ -74,6 +83,7 @@ __all__ = [
     "DeadlineSoon",
     "Draining",
     "ExpectedCrlf",
+    "Forbidden",
     "InternalError",
     "Job",
     "JobSpec",
@@ -87,10 +97,15 @@ __all__ = [
     "PutNotConfirmed",
     "RemoteProtocolError",
     "ReplyTimeout",
+    "Security",
     "ServerStats",
     "TimedOut",
+    "TlsHandshakeFailed",
+    "TooManyConnections",
+    "TooManyTubes",
     "TransportError",
     "TubeStats",
+    "Unauthorized",
     "UnknownCommand",
     "default_address",
     "parse_address",

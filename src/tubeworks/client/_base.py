@@ -9,6 +9,10 @@ yields lists of calls and receives their results (values, or ``CommandError`` in
 returned rather than raised so a pipelined batch can report each item); it is how ``put_many``
 and the bulk operations in :mod:`.bulk` run identically in both worlds.
 
+Security. A connection is wrapped in TLS when :class:`Security` says so, and a client with a
+token sends ``auth <token>`` first on every new connection, before ``use``/``watch`` are
+restored (access control may forbid those to strangers).
+
 Reconnects. Before a call, the driver reconnects if the connection is gone (never opened, or
 closed by the server while idle): nothing was sent, so any command is safe. If the connection
 breaks *after* calls were sent, the replies already read are kept and the remaining calls are
@@ -19,11 +23,13 @@ reply was lost raises :class:`PutNotConfirmed` unless the caller opted in with `
 from __future__ import annotations
 
 import enum
+import ssl
 from collections.abc import Callable, Generator, Iterable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from tubeworks.client import protocol as p
+from tubeworks.client.address import Address
 from tubeworks.client.errors import (
     ERROR_REPLIES,
     BatchFailed,
@@ -37,6 +43,7 @@ from tubeworks.client.errors import (
     TimedOut,
 )
 from tubeworks.client.models import Job, JobStats, ServerStats, TubeStats
+from tubeworks.client.security import Security
 
 T = TypeVar("T")
 
@@ -105,15 +112,28 @@ class BaseClient:
     def __init__(self, *, encoding: str = "utf-8", retry_puts: bool = False) -> None:
         self.encoding = encoding
         self.retry_puts = retry_puts
+        self.security = Security()
+        self._ssl: ssl.SSLContext | None = None  # set by _secure
+        self._server_hostname: str | None = None
+        self._token: bytes | None = None
         # What the caller asked for, replayed after a reconnect.
         self._using = DEFAULT_TUBE
         self._watching: list[str] = [DEFAULT_TUBE]
 
     # -- state replay -------------------------------------------------------------------------
 
+    def _secure(self, address: Address, security: Security) -> None:
+        """Check the security settings now, so mistakes show before the first connect."""
+        self.security = security
+        self._ssl = security.context(address)
+        self._server_hostname = security.hostname(address) if self._ssl is not None else None
+        self._token = None if security.token is None else p.check_token(security.token)
+
     def _restore_calls(self) -> list[Call[Any]]:
-        """Calls that bring a fresh connection to the caller's use/watch state."""
+        """Calls that bring a fresh connection to the caller's auth and use/watch state."""
         calls: list[Call[Any]] = []
+        if self._token is not None:
+            calls.append(self._auth_call(self._token))
         if self._using != DEFAULT_TUBE:
             calls.append(self._use_call(self._using))
         for tube in self._watching:
@@ -122,6 +142,14 @@ class BaseClient:
         if DEFAULT_TUBE not in self._watching:
             calls.append(self._ignore_call(DEFAULT_TUBE))
         return calls
+
+    def _setup_lost(self, answered: int, cause: BaseException | None) -> ConnectionBroken:
+        """The error for a new connection that broke during auth or the tube restore."""
+        step = "authenticating" if self._token is not None and answered == 0 else "restoring tubes"
+        hint = ""
+        if self._ssl is not None and answered == 0:  # the server may not like our certificate
+            hint = "; does the server want a client certificate (tls_cert) it trusts?"
+        return ConnectionBroken(f"connection lost while {step}: {cause}{hint}")
 
     def _may_resend(self, calls: list[Call[Any]]) -> bool:
         return all(
@@ -175,6 +203,13 @@ class BaseClient:
             return _expect("put", b"INSERTED", reply).int_arg()
 
         return Call("put", data, interpret, Retry.PUT)
+
+    def _auth_call(self, token: bytes) -> Call[None]:
+        def interpret(reply: p.Reply) -> None:
+            if _expect("auth", b"OK", reply).line != p.AUTHENTICATED_LINE:
+                raise RemoteProtocolError(f"auth: expected OK AUTHENTICATED, got {reply.line!r}")
+
+        return Call("auth", p.encode_command(b"auth", token), interpret)
 
     def _use_call(self, tube: str) -> Call[str]:
         data = p.encode_command(b"use", p.check_tube(tube))

@@ -1,4 +1,5 @@
-"""Where a beanstalk server listens: ``host:port``, ``[v6]:port``, ``host`` or ``unix:/path``.
+"""Where a beanstalk server listens: ``host:port``, ``[v6]:port``, ``host`` or ``unix:/path``;
+``tls://`` before a TCP address means "speak TLS" (see :mod:`.security`).
 
 The command line and the clients share this. The default comes from the environment:
 ``TUBEWORKS_SERVER`` (same syntax), else ``BEANSTALKD_HOST``/``BEANSTALKD_PORT``, else
@@ -16,6 +17,7 @@ from tubeworks.client.errors import LocalProtocolError
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 11300  # beanstalkd's default port
 ENV_VAR = "TUBEWORKS_SERVER"
+TLS_SCHEME = "tls://"
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,16 +27,24 @@ class Address:
     host: str = DEFAULT_HOST
     port: int = DEFAULT_PORT
     path: str | None = None
+    tls: bool = False  # written tls://host:port: the client must speak TLS (TCP only)
 
     def __str__(self) -> str:
         if self.path is not None:
             return f"unix:{self.path}"
-        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+        text = f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+        return TLS_SCHEME + text if self.tls else text
 
 
 def parse_address(text: str) -> Address:
-    """Parse ``host:port``, ``[::1]:port``, ``host`` (port 11300) or ``unix:/path``."""
+    """Parse ``host:port``, ``[::1]:port``, ``host`` (port 11300) or ``unix:/path``; any TCP
+    form may start with ``tls://``."""
     text = text.strip()
+    if text.startswith(TLS_SCHEME):
+        tcp = parse_address(text[len(TLS_SCHEME) :])
+        if tcp.path is not None or tcp.tls:
+            raise LocalProtocolError(f"expected 'tls://host:port', got {text!r}")
+        return Address(tcp.host, tcp.port, tls=True)
     if text.startswith("unix:"):
         path = text[5:]
         if not path:
@@ -74,6 +84,9 @@ def make_address(host: str | Address, port: int | None, unix_path: str | None) -
         return host
     if unix_path is not None:
         return Address(path=unix_path)
-    if host.startswith("unix:") or (port is None and (":" in host or host.startswith("["))):
+    if host.startswith(("unix:", TLS_SCHEME)):
+        tcp = parse_address(host)
+        return tcp if port is None or tcp.path else Address(tcp.host, port, tls=tcp.tls)
+    if port is None and (":" in host or host.startswith("[")):
         return parse_address(host)
     return Address(host=host, port=DEFAULT_PORT if port is None else port)

@@ -9,6 +9,7 @@ call); the next call reconnects.
 from __future__ import annotations
 
 import asyncio
+import ssl
 from collections.abc import Iterable
 from types import TracebackType
 from typing import Any, TypeVar
@@ -32,8 +33,10 @@ from tubeworks.client.errors import (
     ConnectionBroken,
     RemoteProtocolError,
     ReplyTimeout,
+    TlsHandshakeFailed,
 )
 from tubeworks.client.models import Job, JobStats, ServerStats, TubeStats
+from tubeworks.client.security import Security, handshake_failure, refused_session
 from tubeworks.client.sync import _RECV, _Broken, readable_now, tune_socket
 
 __all__ = ["AsyncClient"]
@@ -60,9 +63,20 @@ class AsyncClient(BaseClient):
         encoding: str = "utf-8",
         use: str | None = None,
         watch: str | Iterable[str] | None = None,
+        tls: bool | ssl.SSLContext | None = None,
+        tls_ca: str | None = None,
+        tls_cert: str | None = None,
+        tls_key: str | None = None,
+        tls_verify: bool = True,
+        server_hostname: str | None = None,
+        token: str | None = None,
     ) -> None:
         super().__init__(encoding=encoding, retry_puts=retry_puts)
         self.address = make_address(host, port, unix_path)
+        self._secure(
+            self.address,
+            Security(tls, tls_ca, tls_cert, tls_key, tls_verify, server_hostname, token),
+        )
         self.timeout = timeout
         self.connect_timeout = connect_timeout
         self.reconnect = reconnect
@@ -143,8 +157,20 @@ class AsyncClient(BaseClient):
             async with asyncio.timeout(self.connect_timeout):
                 if addr.path is not None:
                     reader, writer = await asyncio.open_unix_connection(addr.path)
+                elif self._ssl is not None:
+                    reader, writer = await asyncio.open_connection(
+                        addr.host,
+                        addr.port,
+                        ssl=self._ssl,
+                        server_hostname=self._server_hostname,
+                        ssl_handshake_timeout=self.connect_timeout,
+                    )
                 else:
                     reader, writer = await asyncio.open_connection(addr.host, addr.port)
+        except ssl.SSLError as exc:
+            raise TlsHandshakeFailed(
+                f"TLS handshake with {addr} failed: {handshake_failure(exc)}"
+            ) from exc
         except (OSError, TimeoutError) as exc:
             reason = "timed out" if isinstance(exc, TimeoutError) else exc.strerror or exc
             raise ConnectFailed(f"cannot connect to {addr}: {reason}") from exc
@@ -159,9 +185,7 @@ class AsyncClient(BaseClient):
                 replies = await self._exchange(restore)
             except _Broken as b:
                 self._drop()
-                raise ConnectionBroken(
-                    f"connection lost while restoring tubes: {b.cause}"
-                ) from None
+                raise self._setup_lost(len(b.replies), b.cause) from None
             for r in self._results(restore, replies):
                 if isinstance(r, CommandError):
                     self._drop()
@@ -222,6 +246,10 @@ class AsyncClient(BaseClient):
                     "connection dropped"
                 ) from exc
             except OSError as exc:
+                if (alert := refused_session(exc)) is not None:
+                    raise TlsHandshakeFailed(
+                        f"server {self.address} refused the TLS session: {alert}"
+                    ) from exc
                 raise _Broken(replies, exc) from exc
         except _Broken:
             raise

@@ -10,6 +10,7 @@ The tree (every class is importable from :mod:`tubeworks.client`)::
         ├── BatchFailed             some items of a pipelined batch failed (.results)
         ├── TransportError          the connection cannot carry the command
         │   ├── ConnectFailed       could not open a connection
+        │   │   └── TlsHandshakeFailed  the TLS handshake failed (certificate not trusted...)
         │   ├── ClientClosed        closed by you: close() was called
         │   ├── ReplyTimeout        no reply within the configured timeout
         │   └── ConnectionBroken    broken by the peer: EOF or reset mid-command
@@ -26,7 +27,11 @@ The tree (every class is importable from :mod:`tubeworks.client`)::
             ├── BadFormat           BAD_FORMAT
             ├── UnknownCommand      UNKNOWN_COMMAND
             ├── OutOfMemory         OUT_OF_MEMORY
-            └── InternalError       INTERNAL_ERROR
+            ├── InternalError       INTERNAL_ERROR
+            ├── Unauthorized        UNAUTHORIZED (tubeworks queue: no or wrong token)
+            ├── Forbidden           FORBIDDEN (tubeworks queue: identity lacks the right)
+            ├── TooManyConnections  TOO_MANY_CONNECTIONS (tubeworks queue --max-connections)
+            └── TooManyTubes        TOO_MANY_TUBES (tubeworks queue --max-tubes)
 
 "Closed by you" (:class:`ClientClosed`) and "broken by the peer" (:class:`ConnectionBroken`) are
 kept apart on purpose: a worker reconnects after the second, and stops after the first.
@@ -51,6 +56,7 @@ __all__ = [
     "DeadlineSoon",
     "Draining",
     "ExpectedCrlf",
+    "Forbidden",
     "InternalError",
     "JobTooBig",
     "LocalProtocolError",
@@ -61,7 +67,11 @@ __all__ = [
     "RemoteProtocolError",
     "ReplyTimeout",
     "TimedOut",
+    "TlsHandshakeFailed",
+    "TooManyConnections",
+    "TooManyTubes",
     "TransportError",
+    "Unauthorized",
     "UnknownCommand",
 ]
 
@@ -115,6 +125,14 @@ class TransportError(ClientError):
 
 class ConnectFailed(TransportError):
     """Opening a connection failed (refused, unreachable, timed out, no such socket file)."""
+
+
+class TlsHandshakeFailed(ConnectFailed):
+    """The TLS handshake failed: the server's certificate is expired, not signed by a trusted CA
+    or not for this host name, the server wants a client certificate, or it does not speak TLS.
+
+    Retrying will not help until the certificates (or ``tls_ca``/``server_hostname``) are fixed.
+    """
 
 
 class ClientClosed(TransportError):
@@ -244,6 +262,36 @@ class InternalError(CommandError):
     word = b"INTERNAL_ERROR"
 
 
+class Unauthorized(CommandError):
+    """UNAUTHORIZED: ``tubeworks queue --auth-file`` wants to know who you are, or the token was
+    wrong. Pass ``token=`` (``--token``, ``$TUBEWORKS_TOKEN``) or a trusted client certificate.
+    """
+
+    word = b"UNAUTHORIZED"
+
+
+class Forbidden(CommandError):
+    """FORBIDDEN: you are authenticated, but your identity lacks the right (put, reserve or
+    admin) on that tube. Nothing changed on the server; ask for the right in its rules file.
+    """
+
+    word = b"FORBIDDEN"
+
+
+class TooManyConnections(CommandError):
+    """TOO_MANY_CONNECTIONS: the server is at its ``--max-connections`` limit and closed this
+    connection; the next call tries again on a new one.
+    """
+
+    word = b"TOO_MANY_CONNECTIONS"
+
+
+class TooManyTubes(CommandError):
+    """TOO_MANY_TUBES: ``use``/``watch`` would create a tube beyond the server's ``--max-tubes``."""
+
+    word = b"TOO_MANY_TUBES"
+
+
 # Reply word -> exception class, for the error words any command may receive.
 ERROR_REPLIES: dict[bytes, type[CommandError]] = {
     cls.word: cls
@@ -260,5 +308,9 @@ ERROR_REPLIES: dict[bytes, type[CommandError]] = {
         UnknownCommand,
         OutOfMemory,
         InternalError,
+        Unauthorized,
+        Forbidden,
+        TooManyConnections,
+        TooManyTubes,
     )
 }

@@ -25,6 +25,10 @@ _TUBE_RE = re.compile(rb"[A-Za-z0-9+/;.$_()][A-Za-z0-9+/;.$_()\-]*\Z")
 # pri, delay, ttr, bytes and pause seconds are unsigned 32-bit on the wire; ids are 64-bit.
 MAX_U32 = 2**32 - 1
 MAX_U64 = 2**64 - 1
+# ``auth <token>\r\n`` must fit the server's 224-byte command line.
+MAX_TOKEN = MAX_REPLY_LINE - len(b"auth \r\n")
+# tubeworks queue's answer to a good ``auth``: the one OK reply without a body.
+AUTHENTICATED_LINE = b"OK AUTHENTICATED"
 
 
 class Sentinel(enum.Enum):
@@ -76,6 +80,11 @@ REPLY_GRAMMAR: dict[bytes, tuple[int, int, int | None]] = {
     b"UNKNOWN_COMMAND": (0, 0, None),
     b"OUT_OF_MEMORY": (0, 0, None),
     b"INTERNAL_ERROR": (0, 0, None),
+    # tubeworks queue's access control and limits (docs/queue-security.md)
+    b"UNAUTHORIZED": (0, 0, None),
+    b"FORBIDDEN": (0, 0, None),
+    b"TOO_MANY_CONNECTIONS": (0, 0, None),
+    b"TOO_MANY_TUBES": (0, 0, None),
 }
 _NUMERIC_ARGS = {b"INSERTED", b"BURIED", b"RESERVED", b"FOUND", b"OK", b"WATCHING", b"KICKED"}
 
@@ -135,6 +144,8 @@ class ReplyParser:
 
 def _parse_line(line: bytes) -> tuple[bytes, tuple[bytes, ...], int | None]:
     """Split and check one reply line; returns (word, args, body size or None)."""
+    if line == AUTHENTICATED_LINE:
+        return b"OK", (b"AUTHENTICATED",), None
     parts = line.split(b" ")
     word, args = parts[0], tuple(parts[1:])
     grammar = REPLY_GRAMMAR.get(word)
@@ -162,6 +173,18 @@ def check_tube(name: str) -> bytes:
             "A-Z a-z 0-9 - + / ; . $ _ ( ), not starting with '-'"
         )
     return raw
+
+
+def check_token(token: str) -> bytes:
+    """The auth token as bytes; the message never shows the token, which is a secret."""
+    if not isinstance(token, str):
+        raise LocalProtocolError(f"auth token must be a str, got {type(token).__name__}")
+    if not 1 <= len(token) <= MAX_TOKEN or not all("!" <= ch <= "~" for ch in token):
+        raise LocalProtocolError(
+            f"auth token must be 1-{MAX_TOKEN} printable ASCII characters without spaces, "
+            f"got {len(token)} characters"
+        )
+    return token.encode("ascii")
 
 
 def check_int(what: str, value: int, limit: int = MAX_U32) -> bytes:

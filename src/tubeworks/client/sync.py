@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import select
 import socket
+import ssl
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -36,8 +37,10 @@ from tubeworks.client.errors import (
     ConnectionBroken,
     RemoteProtocolError,
     ReplyTimeout,
+    TlsHandshakeFailed,
 )
 from tubeworks.client.models import Job, JobStats, ServerStats, TubeStats
+from tubeworks.client.security import Security, handshake_failure, refused_session
 
 __all__ = ["Client"]
 
@@ -88,9 +91,21 @@ class Client(BaseClient):
         encoding: how ``str`` bodies are encoded.
         use, watch: tubes to use and watch right away (``watch`` replaces ``default``).
         lazy: do not connect until the first command.
+        tls: ``True`` for TLS with a context built from the ``tls_*`` arguments, an
+            :class:`ssl.SSLContext` of your own, or ``False`` for plain TCP. ``None`` (default):
+            TLS for a ``tls://host:port`` address or when ``tls_ca``/``tls_cert`` is given.
+        tls_ca: CA certificates (PEM file) that signed the server's certificate; default: the
+            system's CAs.
+        tls_cert, tls_key: a client certificate and its key (PEM files), for servers that ask.
+        tls_verify: ``False`` accepts any server certificate (for tests only).
+        server_hostname: the name the server's certificate must be for; default: the host.
+        token: sent as ``auth <token>`` after every (re)connect, before tubes are restored.
 
     Raises:
         ConnectFailed: the server cannot be reached (unless ``lazy``).
+        TlsHandshakeFailed: the server's certificate is not trusted, or the handshake failed.
+        Unauthorized: the server refused the token.
+        LocalProtocolError: bad settings (a certificate file that cannot be read...).
     """
 
     def __init__(
@@ -107,9 +122,20 @@ class Client(BaseClient):
         use: str | None = None,
         watch: str | Iterable[str] | None = None,
         lazy: bool = False,
+        tls: bool | ssl.SSLContext | None = None,
+        tls_ca: str | None = None,
+        tls_cert: str | None = None,
+        tls_key: str | None = None,
+        tls_verify: bool = True,
+        server_hostname: str | None = None,
+        token: str | None = None,
     ) -> None:
         super().__init__(encoding=encoding, retry_puts=retry_puts)
         self.address = make_address(host, port, unix_path)
+        self._secure(
+            self.address,
+            Security(tls, tls_ca, tls_cert, tls_key, tls_verify, server_hostname, token),
+        )
         self.timeout = timeout
         self.connect_timeout = connect_timeout
         self.reconnect = reconnect
@@ -159,7 +185,9 @@ class Client(BaseClient):
         sock = self._sock
         if sock is not None:
             try:
-                sock.shutdown(socket.SHUT_RDWR)
+                # The plain socket's shutdown even for TLS: SSLSocket.shutdown would also reset
+                # state the blocked thread is using.
+                socket.socket.shutdown(sock, socket.SHUT_RDWR)
             except OSError:
                 pass
 
@@ -181,6 +209,8 @@ class Client(BaseClient):
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else "connected" if self._sock else "disconnected"
+        if self._ssl is not None and not self.address.tls:
+            state += " tls"
         return f"<Client {self.address} {state} using={self._using!r} watching={self._watching!r}>"
 
     @contextmanager
@@ -210,6 +240,8 @@ class Client(BaseClient):
         except OSError as exc:
             raise ConnectFailed(f"cannot connect to {addr}: {exc.strerror or exc}") from exc
         tune_socket(sock)
+        if self._ssl is not None:
+            sock = self._handshake(sock)
         self._sock = sock
         self._pid = os.getpid()
         self._parser = p.ReplyParser()
@@ -219,13 +251,46 @@ class Client(BaseClient):
                 replies = self._exchange(restore)
             except _Broken as b:
                 self._drop()
-                raise ConnectionBroken(
-                    f"connection lost while restoring tubes: {b.cause}"
-                ) from None
+                raise self._setup_lost(len(b.replies), b.cause) from None
             for r in self._results(restore, replies):
                 if isinstance(r, CommandError):
                     self._drop()
                     raise r
+
+    def _handshake(self, sock: socket.socket) -> ssl.SSLSocket:
+        """Wrap a new TCP connection in TLS (within connect_timeout); closes it on failure."""
+        assert self._ssl is not None
+        try:
+            return self._ssl.wrap_socket(sock, server_hostname=self._server_hostname)
+        except ssl.SSLError as exc:
+            sock.close()
+            raise TlsHandshakeFailed(
+                f"TLS handshake with {self.address} failed: {handshake_failure(exc)}"
+            ) from exc
+        except OSError as exc:
+            sock.close()
+            reason = "timed out" if isinstance(exc, TimeoutError) else exc.strerror or exc
+            raise ConnectFailed(f"TLS handshake with {self.address} failed: {reason}") from exc
+
+    def _gone_while_idle(self, sock: socket.socket) -> bool:
+        """Did the server close (or write on) this idle connection? A beanstalk server never
+        speaks first. With TLS, readable can also mean a session ticket: not a reason to drop."""
+        if self._parser.buffered:
+            return False
+        if not isinstance(sock, ssl.SSLSocket):
+            return readable_now(sock.fileno())
+        if not sock.pending() and not readable_now(sock.fileno()):
+            return False
+        sock.setblocking(False)
+        try:
+            sock.recv(_RECV)  # EOF, or bytes nobody asked for: either way, done with it
+        except ssl.SSLWantReadError:
+            return False  # only TLS housekeeping records were waiting
+        except OSError:
+            pass
+        finally:
+            sock.settimeout(self.timeout)
+        return True
 
     def _drop(self) -> None:
         if self._sock is not None:
@@ -246,7 +311,7 @@ class Client(BaseClient):
             sock.close()
             self._sock = sock = None
         # A beanstalk server never speaks first: readable while idle means EOF, reset or garbage.
-        if sock is not None and self._parser.buffered == 0 and readable_now(sock.fileno()):
+        if sock is not None and self._gone_while_idle(sock):
             self._drop()
             sock = None
         if sock is None:
@@ -276,6 +341,10 @@ class Client(BaseClient):
                     "connection dropped"
                 ) from exc
             except OSError as exc:
+                if (alert := refused_session(exc)) is not None:
+                    raise TlsHandshakeFailed(
+                        f"server {self.address} refused the TLS session: {alert}"
+                    ) from exc
                 raise _Broken(replies, exc) from exc
         except _Broken:
             raise
