@@ -41,6 +41,11 @@ CALLS: list[tuple[str, tuple[Any, ...]]] = [
     ("supervisor.nosuchMethod", ()),
     ("system.methodSignature", ("supervisor.startProcess",)),
     ("system.methodSignature", ("supervisor.tailProcessStdoutLog",)),
+    ("system.methodSignature", ("supervisor.getAllProcessInfo",)),
+    ("system.methodSignature", ("system.multicall",)),
+    ("system.methodSignature", ("supervisor.signalProcessGroup",)),
+    ("system.methodSignature", ("supervisor.readLog",)),
+    ("system.methodHelp", ("nosuch.method",)),
 ]
 
 
@@ -50,6 +55,7 @@ def probe(kind: str, tmp_path: Path) -> dict[str, Any]:
         d.wait_state("sleeper", "RUNNING")
         proxy = d.rpc()
         out["methods"] = proxy.system.listMethods()
+        out["signatures"] = {m: proxy.system.methodSignature(m) for m in out["methods"]}
         info = proxy.supervisor.getProcessInfo("sleeper")
         out["info_keys"] = list(info)
         out["info_types"] = {k: type(v).__name__ for k, v in info.items()}

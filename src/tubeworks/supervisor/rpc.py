@@ -23,7 +23,8 @@ from tubeworks.supervisor.config import AUTO, ConfigError
 from tubeworks.supervisor.daemon import Group, Process, Supervisor
 from tubeworks.supervisor.datatypes import signal_number
 from tubeworks.supervisor.faults import FAULTS, RPCError, fault_name
-from tubeworks.supervisor.reports import process_info, read_file, tail_file, to_text
+from tubeworks.supervisor.reports import process_info
+from tubeworks.supervisor.rpclogs import LogMethods
 from tubeworks.supervisor.spawn import SpawnError, resolve_command
 from tubeworks.supervisor.states import (
     RUNNING_STATES,
@@ -53,7 +54,7 @@ def _result(process: Process, code: str = "SUCCESS", text: str = "OK") -> dict[s
     }
 
 
-class RPCInterface:
+class RPCInterface(LogMethods):
     """The published methods.  ``methods`` maps every public name (aliases too) to a callable."""
 
     def __init__(self, sv: Supervisor) -> None:
@@ -111,44 +112,61 @@ class RPCInterface:
     # ---- supervisor state ----
 
     def rpc_supervisor__getAPIVersion(self) -> str:
+        """The version of the XML-RPC API (supervisorctl checks it).
+
+        @return string version
+        """
         return API_VERSION
 
     def rpc_supervisor__getSupervisorVersion(self) -> str:
+        """The version of this supervisor.
+
+        @return string version
+        """
         return _supervisor_version()
 
     def rpc_supervisor__getIdentification(self) -> str:
+        """The identifier= of this supervisor.
+
+        @return string identifier
+        """
         return self.sv.config.supervisord.identifier
 
     def rpc_supervisor__getState(self) -> dict[str, Any]:
+        """The daemon's state: statecode and statename.
+
+        @return struct result
+        """
         return {"statecode": int(self.sv.state), "statename": self.sv.state.name}
 
     def rpc_supervisor__getPID(self) -> int:
+        """The pid of the daemon.
+
+        @return int pid
+        """
         return os.getpid()
 
-    def rpc_supervisor__readLog(self, offset: int, length: int) -> str:
-        path = self.sv.log.file.path if self.sv.log.file else None
-        if path is None or not os.path.exists(path):
-            raise RPCError("NO_FILE", path)
-        return to_text(read_file(path, int(offset), int(length)))
-
-    def rpc_supervisor__clearLog(self) -> bool:
-        if self.sv.log.file is None:
-            raise RPCError("NO_FILE")
-        try:
-            self.sv.log.file.clear()
-        except OSError:
-            raise RPCError("FAILED") from None
-        return True
-
     def rpc_supervisor__shutdown(self) -> bool:
+        """Stop all processes, then the daemon.
+
+        @return boolean result
+        """
         asyncio.get_running_loop().call_soon(self.sv.shutdown)
         return True
 
     def rpc_supervisor__restart(self) -> bool:
+        """Reload: re-read the configuration and apply it.
+
+        @return boolean result
+        """
         asyncio.get_running_loop().call_soon(self.sv.restart)
         return True
 
     def rpc_supervisor__reloadConfig(self) -> list[Any]:
+        """Re-read the configuration; report added, changed and removed groups.
+
+        @return array result
+        """
         try:
             added, changed, removed = self.sv.reread()
         except (ConfigError, OSError) as exc:
@@ -156,6 +174,11 @@ class RPCInterface:
         return [[added, changed, removed]]
 
     def rpc_supervisor__addProcessGroup(self, name: str) -> bool:
+        """Start managing the group from the last re-read configuration.
+
+        @param string name
+        @return boolean result
+        """
         if name in self.sv.groups:
             raise RPCError("ALREADY_ADDED", name)
         config = self.sv.adopt_latest(name)
@@ -165,6 +188,11 @@ class RPCInterface:
         return True
 
     def rpc_supervisor__removeProcessGroup(self, name: str) -> bool:
+        """Stop managing a group whose processes are all stopped.
+
+        @param string name
+        @return boolean result
+        """
         group = self.sv.groups.get(name)
         if group is None:
             raise RPCError("BAD_NAME", name)
@@ -176,12 +204,25 @@ class RPCInterface:
     # ---- process info ----
 
     def rpc_supervisor__getProcessInfo(self, name: str) -> dict[str, Any]:
+        """Information about one process (group:name or name).
+
+        @param string name
+        @return struct result
+        """
         return process_info(self._process(name))
 
     def rpc_supervisor__getAllProcessInfo(self) -> list[dict[str, Any]]:
+        """Information about every process, by group then name.
+
+        @return array result
+        """
         return [process_info(p) for p in self.sv.all_processes()]
 
     def rpc_supervisor__getAllConfigInfo(self) -> list[dict[str, Any]]:
+        """The configuration of every process in the last read configuration.
+
+        @return array result
+        """
         out = []
         for group in self.sv.latest.groups:
             inuse = group.name in self.sv.groups
@@ -244,6 +285,13 @@ class RPCInterface:
         return True
 
     async def rpc_supervisor__startProcess(self, name: str, wait: bool = True) -> Any:
+        """Start a process (or group:* for a group); with wait, return once it
+        is RUNNING.
+
+        @param string name
+        @param boolean wait
+        @return boolean result
+        """
         group, process = self._group_and_process(name)
         if process is None:
             return await self.rpc_supervisor__startProcessGroup(group.name, wait)
@@ -298,12 +346,23 @@ class RPCInterface:
         )
 
     async def rpc_supervisor__startProcessGroup(self, name: str, wait: bool = True) -> Any:
+        """Start every process of a group that is not running.
+
+        @param string name
+        @param boolean wait
+        @return array result
+        """
         group = self.sv.groups.get(name)
         if group is None:
             raise RPCError("BAD_NAME", name)
         return await self._start_many(group.ordered(), wait)
 
     async def rpc_supervisor__startAllProcesses(self, wait: bool = True) -> Any:
+        """Start every process that is not running, in priority order.
+
+        @param boolean wait
+        @return array result
+        """
         return await self._start_many(self._by_priority(), wait)
 
     def _by_priority(self) -> list[Process]:
@@ -333,6 +392,12 @@ class RPCInterface:
         return True
 
     async def rpc_supervisor__stopProcess(self, name: str, wait: bool = True) -> Any:
+        """Stop a process (or group:* for a group); with wait, return once stopped.
+
+        @param string name
+        @param boolean wait
+        @return boolean result
+        """
         group, process = self._group_and_process(name)
         if process is None:
             return await self.rpc_supervisor__stopProcessGroup(group.name, wait)
@@ -350,12 +415,23 @@ class RPCInterface:
         )
 
     async def rpc_supervisor__stopProcessGroup(self, name: str, wait: bool = True) -> Any:
+        """Stop every running process of a group.
+
+        @param string name
+        @param boolean wait
+        @return array result
+        """
         group = self.sv.groups.get(name)
         if group is None:
             raise RPCError("BAD_NAME", name)
         return await self._stop_many(group.ordered(), wait)
 
     async def rpc_supervisor__stopAllProcesses(self, wait: bool = True) -> Any:
+        """Stop every running process.
+
+        @param boolean wait
+        @return array result
+        """
         return await self._stop_many(self._by_priority(), wait)
 
     # ---- signals and stdin ----
@@ -377,6 +453,12 @@ class RPCInterface:
             raise RPCError("BAD_SIGNAL", text) from None
 
     async def rpc_supervisor__signalProcess(self, name: str, signal: Any) -> Any:
+        """Send a signal (name like HUP, or number) to a process.
+
+        @param string name
+        @param string signal
+        @return boolean result
+        """
         group, process = self._group_and_process(name)
         if process is None:
             return await self.rpc_supervisor__signalProcessGroup(group.name, signal)
@@ -388,15 +470,32 @@ class RPCInterface:
         return await self._for_each(processes, lambda p: p.state in SIGNALLABLE_STATES, now, None)
 
     async def rpc_supervisor__signalProcessGroup(self, name: str, signal: Any) -> Any:
+        """Send a signal to every signallable process of a group.
+
+        @param string name
+        @param string signal
+        @return array result
+        """
         group = self.sv.groups.get(name)
         if group is None:
             raise RPCError("BAD_NAME", name)
         return await self._signal_many(group.ordered(), signal)
 
     async def rpc_supervisor__signalAllProcesses(self, signal: Any) -> Any:
+        """Send a signal to every signallable process.
+
+        @param string signal
+        @return array result
+        """
         return await self._signal_many(self._by_priority(), signal)
 
     def rpc_supervisor__sendProcessStdin(self, name: str, chars: Any) -> bool:
+        """Write to a process's stdin (queued; never blocks the daemon).
+
+        @param string name
+        @param string chars
+        @return boolean result
+        """
         if not isinstance(chars, str | bytes | xmlrpc.client.Binary):
             raise RPCError("INCORRECT_PARAMETERS", chars)
         data = chars.data if isinstance(chars, xmlrpc.client.Binary) else chars
@@ -409,80 +508,54 @@ class RPCInterface:
         return True
 
     def rpc_supervisor__sendRemoteCommEvent(self, type: str, data: str) -> bool:
+        """Publish a REMOTE_COMMUNICATION event to event listeners.
+
+        @param string type
+        @param string data
+        @return boolean result
+        """
         if self.sv.bus is not None:
             body = data.encode("utf-8") if isinstance(data, str) else bytes(data)
             self.sv.bus.publish("REMOTE_COMMUNICATION", f"type:{type}\n".encode() + body)
         return True
 
-    # ---- logs ----
-
-    def _log_path(self, name: str, channel: str) -> str:
-        return self._process(name).log_paths[channel]
-
-    def _read_process_log(self, name: str, offset: int, length: int, channel: str) -> str:
-        path = self._log_path(name, channel)
-        if not path or not os.path.exists(path):
-            raise RPCError("NO_FILE", path or None)
-        return to_text(read_file(path, int(offset), int(length)))
-
-    def rpc_supervisor__readProcessStdoutLog(self, name: str, offset: int, length: int) -> str:
-        return self._read_process_log(name, offset, length, "stdout")
-
-    def rpc_supervisor__readProcessStderrLog(self, name: str, offset: int, length: int) -> str:
-        return self._read_process_log(name, offset, length, "stderr")
-
-    def _tail_process_log(self, name: str, offset: int, length: int, channel: str) -> list[Any]:
-        path = self._log_path(name, channel)
-        if not path or not os.path.exists(path):
-            return ["", 0, False]
-        return tail_file(path, int(offset), int(length))
-
-    def rpc_supervisor__tailProcessStdoutLog(self, name: str, offset: int, length: int) -> Any:
-        return self._tail_process_log(name, offset, length, "stdout")
-
-    def rpc_supervisor__tailProcessStderrLog(self, name: str, offset: int, length: int) -> Any:
-        return self._tail_process_log(name, offset, length, "stderr")
-
-    def _clear_logs(self, process: Process) -> None:
-        for log in process.logs.values():
-            if log is not None:
-                log.clear()
-
-    def rpc_supervisor__clearProcessLogs(self, name: str) -> bool:
-        process = self._process(name)
-        try:
-            self._clear_logs(process)
-        except OSError:
-            raise RPCError("FAILED", name) from None
-        return True
-
-    async def rpc_supervisor__clearAllProcessLogs(self) -> list[dict[str, Any]]:
-        def now(name: str, p: Process) -> None:
-            try:
-                self._clear_logs(p)
-            except OSError:
-                raise RPCError("FAILED", name) from None
-
-        return await self._for_each(self._by_priority(), lambda p: True, now, None)
-
     # ---- system.* ----
 
     def rpc_system__listMethods(self) -> list[str]:
+        """The names of all methods.
+
+        @return array result
+        """
         return sorted(self.methods)
 
     def rpc_system__methodHelp(self, name: str) -> str:
+        """The documentation of a method.
+
+        @param string name
+        @return string result
+        """
         func = self.methods.get(name)
         if func is None:
             raise RPCError("SIGNATURE_UNSUPPORTED")
         return inspect.getdoc(func) or ""
 
     def rpc_system__methodSignature(self, name: str) -> list[str]:
+        """[return type, parameter types...] of a method.
+
+        @param string name
+        @return array result
+        """
         func = self.methods.get(name)
         if func is None:
             raise RPCError("SIGNATURE_UNSUPPORTED")
-        return SIGNATURES.get(name, ["undef"])
+        return signature_of(inspect.getdoc(func) or "")
 
     async def rpc_system__multicall(self, calls: list[dict[str, Any]]) -> list[Any]:
+        """Run several calls; each result is the bare value or a fault struct.
+
+        @param array calls
+        @return array results
+        """
         results: list[Any] = []
         for call in calls:
             try:
@@ -503,50 +576,16 @@ class RPCInterface:
         return results
 
 
-_B, _S, _I, _A, _T = "boolean", "string", "int", "array", "struct"
-SIGNATURES: dict[str, list[str]] = {
-    "supervisor.getAPIVersion": [_S],
-    "supervisor.getVersion": [_S],
-    "supervisor.getSupervisorVersion": [_S],
-    "supervisor.getIdentification": [_S],
-    "supervisor.getState": [_T],
-    "supervisor.getPID": [_I],
-    "supervisor.readLog": [_S, _I, _I],
-    "supervisor.readMainLog": [_S, _I, _I],
-    "supervisor.clearLog": [_B],
-    "supervisor.shutdown": [_B],
-    "supervisor.restart": [_B],
-    "supervisor.reloadConfig": [_A],
-    "supervisor.addProcessGroup": [_B, _S],
-    "supervisor.removeProcessGroup": [_B, _S],
-    "supervisor.getProcessInfo": [_T, _S],
-    "supervisor.getAllProcessInfo": [_A],
-    "supervisor.getAllConfigInfo": [_A],
-    "supervisor.startProcess": [_B, _S, _B],
-    "supervisor.startProcessGroup": [_A, _S, _B],
-    "supervisor.startAllProcesses": [_A, _B],
-    "supervisor.stopProcess": [_B, _S, _B],
-    "supervisor.stopProcessGroup": [_A, _S, _B],
-    "supervisor.stopAllProcesses": [_A, _B],
-    "supervisor.signalProcess": [_B, _S, _S],
-    "supervisor.signalProcessGroup": [_A, _S, _S],
-    "supervisor.signalAllProcesses": [_A, _S],
-    "supervisor.sendProcessStdin": [_B, _S, _S],
-    "supervisor.sendRemoteCommEvent": [_B, _S, _S],
-    "supervisor.readProcessStdoutLog": [_S, _S, _I, _I],
-    "supervisor.readProcessLog": [_S, _S, _I, _I],
-    "supervisor.readProcessStderrLog": [_S, _S, _I, _I],
-    "supervisor.tailProcessStdoutLog": [_A, _S, _I, _I],
-    "supervisor.tailProcessLog": [_A, _S, _I, _I],
-    "supervisor.tailProcessStderrLog": [_A, _S, _I, _I],
-    "supervisor.clearProcessLogs": [_B, _S],
-    "supervisor.clearProcessLog": [_B, _S],
-    "supervisor.clearAllProcessLogs": [_A],
-    "system.listMethods": [_A],
-    "system.methodHelp": [_S, _S],
-    "system.methodSignature": [_A, _S],
-    "system.multicall": [_A, _A],
-}
+def signature_of(doc: str) -> list[str]:
+    """``[return type, param types...]`` from the ``@return``/``@param`` lines of a docstring."""
+    params, returns = [], "undef"
+    for line in doc.splitlines():
+        words = line.split()
+        if len(words) >= 2 and words[0] == "@param":
+            params.append(words[1])
+        elif len(words) >= 2 and words[0] == "@return":
+            returns = words[1]
+    return [returns, *params]
 
 
 def encode_response(result: Any) -> bytes:
