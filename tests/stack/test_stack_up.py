@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
@@ -167,3 +168,19 @@ def test_bad_pool_value_names_file_and_line(tmp_path: Path) -> None:
     assert out.returncode == 1
     expected = f"{tmp_path}/stack.ini:4: [pool:p] max: expected max >= min (3), got 2"
     assert out.stderr == f"Error: {expected}\n"
+
+
+def test_a_taken_queue_port_is_refused_before_anything_starts(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        out = subprocess.run(
+            [*TUBEWORKS, "up", "-p", str(port)], cwd=tmp_path, capture_output=True, text=True,
+            env=child_env(), timeout=30,
+        )
+    assert out.returncode == 1
+    assert out.stderr == (
+        f"tubeworks up: port {port} on 127.0.0.1 is taken by another program; "
+        "set port= in [queue] or pass -p PORT\n"
+    )

@@ -316,7 +316,7 @@ def run_stack(stack: StackConfig, loader: Callable[[], Config], say: Say) -> int
         if _port_taken(stack):
             raise StackError(
                 f"port {stack.queue.port} on {stack.queue.listen} is taken by another program; "
-                "set port= in [queue]"
+                "set port= in [queue] or pass -p PORT"
             )
         if stack.supervisor.unix_http_server is not None:
             with contextlib.suppress(FileNotFoundError):
