@@ -229,3 +229,17 @@ def test_syslog_destinations() -> None:
     p = cfg.groups[0].processes[0]
     assert (p.stdout.logfile, p.stdout.syslog) == (None, True)  # deprecated spelling
     assert syslog_lines("web", b"one\ntwo\n") == ["web one", "web two"]
+
+
+def test_unsupported_plugins_are_reported() -> None:
+    cfg = parse(
+        "[rpcinterface:supervisor]\n"
+        "supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface\n"
+        "[rpcinterface:extra]\nsupervisor.rpcinterface_factory = pkg.mod:make\n"
+        "[ctlplugin:x]\nsupervisor.ctl_factory = pkg.mod:ctl\n"
+    )
+    assert cfg.warnings == (
+        "/etc/sv/s.conf:4: [rpcinterface:extra] rpcinterface factories are not supported; "
+        "only the standard supervisor.* interface is served",
+        "/etc/sv/s.conf:5: [ctlplugin:x] ctlplugins are not supported; ignored",
+    )

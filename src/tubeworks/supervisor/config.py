@@ -431,6 +431,34 @@ IncludeLoader = Callable[[str, str], list[tuple[str, str]]]
 """(glob pattern, directory it is relative to) -> [(path, text)] in sorted path order."""
 
 
+STANDARD_RPCINTERFACE = "supervisor.rpcinterface:make_main_rpcinterface"
+DEFAULT_RESULT_HANDLER = "supervisor.dispatchers:default_handler"
+
+
+def _unsupported_plugins(sections: Mapping[str, Section]) -> list[str]:
+    """Python plug-ins of supervisord we do not load: say so instead of ignoring them."""
+    out = []
+    for name, section in sections.items():
+        kind = name.partition(":")[0]
+        if kind == "rpcinterface":
+            factory = section.values.get("supervisor.rpcinterface_factory")
+            if factory is not None and factory.text.strip() != STANDARD_RPCINTERFACE:
+                out.append(
+                    f"{factory.loc}: [{name}] rpcinterface factories are not supported; "
+                    f"only the standard supervisor.* interface is served"
+                )
+        elif kind == "ctlplugin":
+            out.append(f"{section.loc}: [{name}] ctlplugins are not supported; ignored")
+        elif kind == "eventlistener":
+            handler = section.values.get("result_handler")
+            if handler is not None and handler.text.strip() != DEFAULT_RESULT_HANDLER:
+                out.append(
+                    f"{handler.loc}: [{name}] result_handler is not supported; "
+                    f"results are handled as by {DEFAULT_RESULT_HANDLER}"
+                )
+    return out
+
+
 def parse_config(
     text: str,
     path: str,
@@ -470,6 +498,7 @@ def parse_config(
                 except IniError as exc:
                     raise ConfigError(exc.message, exc.loc) from None
     warnings.extend(check_keys(sections))
+    warnings.extend(_unsupported_plugins(sections))
     names: dict[str, Any] = {**_env_names(env), "host_node_name": node}
     supervisord = _supervisord(sections.get("supervisord"), names, cwd, tmpdir)
     names.update(_env_names(dict(supervisord.environment)))
