@@ -73,13 +73,52 @@ class Stack:
                 return line
 
     def stop(self) -> int:
-        """SIGTERM, as Ctrl-C would: workers finish their jobs, the queue flushes, exit 0."""
+        """SIGTERM, as Ctrl-C would: workers finish their jobs, the queue flushes, exit 0.
+
+        Raises:
+            ExampleError: it did not stop in time, or a process it started outlived it.
+        """
+        below = descendants(self.proc.pid)
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
         try:
-            return self.proc.wait(STOP_TIMEOUT)
+            status = self.proc.wait(STOP_TIMEOUT)
         except subprocess.TimeoutExpired:
             raise ExampleError("tubeworks up did not stop in time") from None
+        left = sorted(pid for pid in below if alive(pid))
+        if left:
+            raise ExampleError(f"tubeworks up left processes behind: {left}")
+        return status
+
+
+def descendants(pid: int) -> set[int]:
+    """Every process below ``pid`` now (Linux /proc)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue  # it just exited
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        children.setdefault(ppid, []).append(int(entry))
+    found: set[int] = set()
+    todo = [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.add(child)
+            todo.append(child)
+    return found
+
+
+def alive(pid: int) -> bool:
+    """True unless the process is gone or a zombie."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
 @contextlib.contextmanager
