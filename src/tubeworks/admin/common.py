@@ -1,5 +1,5 @@
-"""What every admin command shares: ``--server``, turning errors into exit codes, Ctrl-C handling
-and progress output.
+"""What every admin command shares: ``--server`` and the TLS/token options, turning errors into
+exit codes, Ctrl-C handling and progress output.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from tubeworks.admin.render import progress_line
-from tubeworks.client import Address, Client, default_address, parse_address
+from tubeworks.client import Address, Client, Security, default_address, parse_address
 from tubeworks.client.errors import (
     BatchFailed,
     ClientError,
@@ -48,7 +48,7 @@ else:
 
 
 class ServerAddress(_ParamBase):
-    name = "host:port|unix:/path"
+    name = "host:port|tls://host:port|unix:/path"
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         if isinstance(value, Address):
@@ -66,14 +66,93 @@ def _default_server() -> Address:
         raise click.UsageError(f"TUBEWORKS_SERVER: {exc}") from None
 
 
+# The click context's meta key under which admin_command leaves the Security for connect().
+_SECURITY = "tubeworks.security"
+
+_SECURITY_OPTIONS = (
+    click.option(
+        "--tls/--no-tls",
+        default=None,
+        help="Speak TLS, verifying the server's certificate. "
+        "[default: on for tls://host:port or when a CA or client certificate is given]",
+    ),
+    click.option(
+        "--tls-ca",
+        metavar="FILE",
+        default=None,
+        help="CA certificates (PEM) the server's certificate must be signed by. "
+        "[default: $TUBEWORKS_TLS_CA, else the system's CAs]",
+    ),
+    click.option(
+        "--tls-cert",
+        metavar="FILE",
+        default=None,
+        help="Client certificate (PEM), for servers that want one. "
+        "[default: $TUBEWORKS_TLS_CERT]",
+    ),
+    click.option(
+        "--tls-key",
+        metavar="FILE",
+        default=None,
+        help="Key of --tls-cert, if not in that file. [default: $TUBEWORKS_TLS_KEY]",
+    ),
+    click.option(
+        "--tls-insecure",
+        is_flag=True,
+        help="Accept any server certificate (no verification). For tests only.",
+    ),
+    click.option(
+        "--token",
+        metavar="TOKEN",
+        default=None,
+        help="Send 'auth TOKEN' after connecting (prefer the variable: command lines are "
+        "visible to other users). [default: $TUBEWORKS_TOKEN]",
+    ),
+)
+
+
+def security_options(fn: F) -> F:
+    """Add ``--tls/--no-tls``, ``--tls-ca``, ``--tls-cert``, ``--tls-key``, ``--tls-insecure`` and
+    ``--token``, and pass them to ``fn`` as one ``security`` argument (a :class:`Security` with
+    the ``TUBEWORKS_*`` environment variables as defaults). The worker command uses it too."""
+
+    @functools.wraps(fn)
+    def wrapper(
+        *args: Any,
+        tls: bool | None,
+        tls_ca: str | None,
+        tls_cert: str | None,
+        tls_key: str | None,
+        tls_insecure: bool,
+        token: str | None,
+        **kwargs: Any,
+    ) -> Any:
+        kwargs["security"] = Security.from_env(
+            tls=tls,
+            tls_ca=tls_ca,
+            tls_cert=tls_cert,
+            tls_key=tls_key,
+            tls_verify=not tls_insecure,
+            token=token,
+        )
+        return fn(*args, **kwargs)
+
+    decorated: Any = wrapper
+    for option in reversed(_SECURITY_OPTIONS):
+        decorated = option(decorated)
+    return decorated  # type: ignore[no-any-return]
+
+
 def admin_command(name: str, example: str) -> Callable[[F], click.Command]:
-    """A click command with ``--server``, an example in its help and errors mapped to exit codes."""
+    """A click command with ``--server`` and the TLS/token options, an example in its help and
+    errors mapped to exit codes. The command calls :func:`connect` to get a client."""
 
     def decorate(fn: F) -> click.Command:
         @functools.wraps(fn)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
+        def wrapper(*args: Any, security: Security, **kwargs: Any) -> Any:
             if kwargs.get("server") is None:
                 kwargs["server"] = _default_server()
+            click.get_current_context().meta[_SECURITY] = security
             with exit_on_errors(name):
                 return fn(*args, **kwargs)
 
@@ -83,7 +162,7 @@ def admin_command(name: str, example: str) -> Callable[[F], click.Command]:
             type=ServerAddress(),
             default=None,
             metavar="ADDRESS",
-            help="Server to talk to, host:port or unix:/path. "
+            help="Server to talk to, host:port, tls://host:port or unix:/path. "
             "[default: $TUBEWORKS_SERVER, else $BEANSTALKD_HOST:$BEANSTALKD_PORT, "
             "else 127.0.0.1:11300]",
         )
@@ -92,7 +171,7 @@ def admin_command(name: str, example: str) -> Callable[[F], click.Command]:
             name,
             epilog=epilog,
             context_settings={"help_option_names": ["-h", "--help"]},
-        )(option(wrapper))
+        )(option(security_options(wrapper)))
 
     return decorate
 
@@ -112,6 +191,10 @@ _MEANING: dict[bytes, str] = {
     b"BAD_FORMAT": "the server could not parse the command",
     b"UNKNOWN_COMMAND": "the server does not support this command",
     b"BURIED": "stored but buried: the server is out of memory",
+    b"UNAUTHORIZED": "not authenticated or wrong token (--token, $TUBEWORKS_TOKEN)",
+    b"FORBIDDEN": "this identity lacks the right on that tube (the server's --auth-file)",
+    b"TOO_MANY_CONNECTIONS": "the server is at its --max-connections limit",
+    b"TOO_MANY_TUBES": "the server is at its --max-tubes limit",
 }
 
 
@@ -136,9 +219,19 @@ def exit_on_errors(command: str) -> Iterator[None]:
         fail(command, str(exc), EXIT_REFUSED)
 
 
-def connect(server: Address) -> Client:
+def current_security() -> Security:
+    """The TLS/token settings of the running admin command (else from the environment)."""
+    ctx = click.get_current_context(silent=True)
+    found = ctx.meta.get(_SECURITY) if ctx is not None else None
+    return found if isinstance(found, Security) else Security.from_env()
+
+
+def connect(server: Address, *, lazy: bool = False) -> Client:
+    """A client for an admin command, with the command's TLS and token settings."""
     # Admin commands must never resend a put on their own; reconnecting is fine for reads.
-    return Client(server, timeout=30.0, retry_puts=False)
+    return Client(
+        server, timeout=30.0, retry_puts=False, lazy=lazy, **current_security().client_kwargs()
+    )
 
 
 class StopFlag:

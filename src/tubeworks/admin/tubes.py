@@ -89,7 +89,7 @@ def top_command(server: Address, interval: float, iterations: int | None, once: 
     if once:
         iterations = 1
     redraw = sys.stdout.isatty()
-    client = Client(server, timeout=30.0, lazy=True)
+    client = connect(server, lazy=True)
     previous: list[TubeStats] = []
     then = time.monotonic()
     frame = 0

@@ -19,7 +19,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from tubeworks.client import DEFAULT_PRIORITY, DEFAULT_TTR, Address, Client, default_address
+from tubeworks.client import (
+    DEFAULT_PRIORITY,
+    DEFAULT_TTR,
+    Address,
+    Client,
+    Security,
+    default_address,
+)
 from tubeworks.client.address import make_address
 from tubeworks.resources import Resources
 from tubeworks.worker.policy import Backoff
@@ -44,8 +51,10 @@ class App:
     """Handlers per tube, an enqueue method, and the resources the handlers share.
 
     Args:
-        address: the queue server (``host:port`` or ``unix:/path``); default from the
-            environment (see :func:`tubeworks.client.default_address`).
+        address: the queue server (``host:port``, ``tls://host:port`` or ``unix:/path``);
+            default from the environment (see :func:`tubeworks.client.default_address`).
+        security: TLS settings and auth token for every connection; default from the
+            ``TUBEWORKS_TOKEN`` and ``TUBEWORKS_TLS_*`` environment variables.
         serializer: how payloads become bodies; JSON unless told otherwise.
         backoff: retry schedule for handlers that don't set their own.
     """
@@ -54,10 +63,12 @@ class App:
         self,
         address: str | Address | None = None,
         *,
+        security: Security | None = None,
         serializer: Serializer = JSON,
         backoff: Backoff | None = None,
     ) -> None:
         self.address = default_address() if address is None else make_address(address, None, None)
+        self.security = Security.from_env() if security is None else security
         self.serializer = serializer
         self.backoff = backoff or Backoff()
         self.handlers: dict[str, Handler] = {}
@@ -137,9 +148,14 @@ class App:
             self._local.client = self._local.tube = None
         self.resources.close()
 
+    def new_client(self, **kwargs: Any) -> Client:
+        """A new connection to the app's queue with its security settings (``kwargs`` go to
+        :class:`~tubeworks.client.Client`: ``watch=``, ``lazy=``...)."""
+        return Client(self.address, **self.security.client_kwargs(), **kwargs)
+
     def _client(self) -> Client:
         client: Client | None = getattr(self._local, "client", None)
         if client is None:
-            client = Client(self.address)
+            client = self.new_client()
             self._local.client, self._local.tube = client, None
         return client

@@ -9,6 +9,8 @@ import sys
 
 import click
 
+from tubeworks.admin.common import security_options
+from tubeworks.client import LocalProtocolError, Security
 from tubeworks.client.address import make_address
 from tubeworks.worker.app import App
 from tubeworks.worker.runner import Worker, WorkerConfig
@@ -41,11 +43,14 @@ def load_app(target: str) -> App:
 @click.argument("app_path", metavar="APP")
 @click.option("--tubes", "-t", default="", help="Comma-separated tubes (default: all handled).")
 @click.option("--concurrency", "-c", default=1, show_default=True, type=click.IntRange(min=1))
-@click.option("--address", "-a", default=None, help="Queue server host:port or unix:/path.")
+@click.option(
+    "--address", "-a", default=None, help="Queue server host:port, tls://host:port or unix:/path."
+)
 @click.option("--max-jobs", type=click.IntRange(min=1), default=None, help="Exit after N jobs.")
 @click.option("--max-memory", type=click.IntRange(min=1), default=None, help="Exit above N MiB.")
 @click.option("--grace", type=float, default=30.0, show_default=True, help="Seconds to finish.")
 @click.option("--log-level", default="INFO", show_default=True)
+@security_options
 def worker_command(
     app_path: str,
     tubes: str,
@@ -55,6 +60,7 @@ def worker_command(
     max_memory: int | None,
     grace: float,
     log_level: str,
+    security: Security,
 ) -> None:
     """Run the handlers of APP (module:attribute) until SIGTERM/SIGINT.
 
@@ -67,6 +73,12 @@ def worker_command(
     app = load_app(app_path)
     if address is not None:
         app.address = make_address(address, None, None)
+    if security != Security.from_env():  # flags given: they win over what the app was built with
+        app.security = security
+    try:
+        app.new_client(lazy=True)  # a bad token or certificate file: say so now, not per slot
+    except LocalProtocolError as exc:
+        raise click.UsageError(str(exc)) from exc
     config = WorkerConfig(
         tubes=tuple(t for t in tubes.split(",") if t),
         concurrency=concurrency,

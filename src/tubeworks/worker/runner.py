@@ -20,7 +20,6 @@ import logging
 import os
 import random
 import signal
-import socket
 import threading
 import time
 from collections.abc import Callable
@@ -32,9 +31,11 @@ from tubeworks.client import Client as QueueClient
 from tubeworks.client import (
     ClientError,
     DeadlineSoon,
+    Forbidden,
     Job,
     TimedOut,
     TransportError,
+    Unauthorized,
 )
 from tubeworks.resources import resource_scope
 from tubeworks.worker.app import App, Handler
@@ -84,17 +85,10 @@ class _Slot:
         self.thread = threading.Thread(target=self.run_scoped, name=f"tubeworks-slot-{number}")
 
     def interrupt(self) -> None:
-        """Wake a slot blocked in reserve by shutting its connection down (no reconnect)."""
+        """Wake a slot blocked in reserve by aborting its connection (it never reconnects)."""
         client = self.client
-        if client is None:
-            return
-        client.reconnect = False
-        sock: socket.socket | None = getattr(client, "_sock", None)
-        if sock is not None:
-            try:
-                sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
+        if client is not None:
+            client.abort()
 
     def run_scoped(self) -> None:
         with resource_scope(("slot", self.number)):  # one set of connections per slot
@@ -107,7 +101,7 @@ class _Slot:
             while True:
                 try:
                     if self.client is None:
-                        self.client = QueueClient(w.app.address, watch=w.tubes, lazy=True)
+                        self.client = w.app.new_client(watch=w.tubes, lazy=True)
                     if not self.client.connected:
                         self.client.connect()
                     with w.lock:  # from here on stop() can see us and interrupt the reserve
@@ -117,6 +111,10 @@ class _Slot:
                     job = self.client.reserve(timeout=w.config.reserve_timeout)
                 except (TimedOut, DeadlineSoon):
                     continue
+                except (Unauthorized, Forbidden) as exc:
+                    # Wrong token or missing rights: retrying cannot help, so stop for good.
+                    w.refused(exc)
+                    break
                 except TransportError as exc:
                     if w.stopping.is_set():
                         break
@@ -176,6 +174,7 @@ class Worker:
         self.stopping = threading.Event()
         self.abandon = threading.Event()
         self.stop_reason = ""
+        self.refusal: str | None = None  # why the queue refused us (bad token, no rights)
         self._jobs_done = 0
         self._signals = 0
         self._slots = [_Slot(self, n) for n in range(self.config.concurrency)]
@@ -194,6 +193,15 @@ class Worker:
         for slot in idle:
             slot.interrupt()
 
+    def refused(self, exc: ClientError) -> None:
+        """The queue refused our token or rights: log it and stop; ``run`` returns 1."""
+        with self.lock:
+            first = self.refusal is None
+            self.refusal = str(exc)
+        if first:
+            log.error("queue %s refused this worker: %s", self.app.address, exc)
+        self.stop(f"refused by the queue: {exc}")
+
     def stop_now(self) -> None:
         """Stop and release the jobs in hand without waiting for their handlers."""
         self.stop("stop now")
@@ -206,7 +214,8 @@ class Worker:
 
     def run(self, *, install_signals: bool = True) -> int:
         """Run until stopped. Returns the exit status: 0 after a graceful stop or a recycle,
-        1 when jobs had to be abandoned (second signal or grace exceeded)."""
+        1 when jobs had to be abandoned (second signal or grace exceeded) or the queue refused
+        the worker's token or rights."""
         if install_signals and threading.current_thread() is threading.main_thread():
             previous = {
                 sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGTERM, signal.SIGINT)
@@ -239,7 +248,7 @@ class Worker:
             self.app.close()
         counts = " ".join(f"{k}={v}" for k, v in vars(self.statistics()).items())
         log.info("worker stopped (%s): %s", self.stop_reason, counts)
-        return 1 if self.abandon.is_set() else 0
+        return 1 if self.abandon.is_set() or self.refusal is not None else 0
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
         self._signals += 1
