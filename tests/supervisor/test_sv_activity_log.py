@@ -57,3 +57,37 @@ def test_activity_log_lines_match_real_supervisord(tmp_path: Path) -> None:
         ours, theirs = ours_f.result(), theirs_f.result()
     assert "INFO gave up: crasher entered FATAL state, too many start retries too quickly" in ours
     assert ours == theirs
+
+
+def shutdown_session(kind: str, tmp_path: Path) -> tuple[object, ...]:
+    with running_daemon(kind, write_config(tmp_path, "[program:a]\ncommand=sleep 1000\n")) as d:
+        d.wait_state("a", "RUNNING")
+        said = d.ctl("shutdown")
+        code = d.proc.wait(30)
+        after = d.ctl("status")
+        return said, code, after[0], after[1].replace(str(tmp_path), "DIR")
+
+
+@pytest.mark.timeout(60)
+def test_shutdown_via_supervisorctl_matches_real_supervisord(tmp_path: Path) -> None:
+    (tmp_path / "ours").mkdir()
+    (tmp_path / "real").mkdir()
+    with ThreadPoolExecutor(2) as pool:
+        ours_f = pool.submit(shutdown_session, "tubeworks", tmp_path / "ours")
+        theirs_f = pool.submit(shutdown_session, "supervisord", tmp_path / "real")
+        ours, theirs = ours_f.result(), theirs_f.result()
+    assert ours == ((0, "Shut down\n"), 0, 4, "unix://DIR/sv.sock no such file\n")
+    assert ours == theirs
+
+
+@pytest.mark.timeout(60)
+def test_sigint_is_an_exit_request(tmp_path: Path) -> None:
+    import signal
+
+    with running_daemon(
+        "tubeworks", write_config(tmp_path, "[program:a]\ncommand=sleep 1000\n")
+    ) as d:
+        d.wait_state("a", "RUNNING")
+        d.proc.send_signal(signal.SIGINT)
+        assert d.proc.wait(30) == 0
+        assert "WARN received SIGINT indicating exit request" in d.activity_log()
