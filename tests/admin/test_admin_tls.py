@@ -98,6 +98,18 @@ def test_tubes_json_over_tls_with_a_token(
     assert "emails" in [t["name"] for t in json.loads(result.stdout)]
 
 
+def test_bulk_commands_use_the_same_settings(
+    queue: RunningServer, tls_pki: Pki, admin: Client
+) -> None:
+    """clear/move/export/import work on a connection of their own: it must get TLS and auth."""
+    admin.use("emails")
+    admin.put_many([b"1", b"2", b"3"])
+    flags = ["-s", f"tls://localhost:{queue.port}", "--tls-ca", tls_pki.pem("ca")]
+    result = run("clear", "emails", "--yes", *flags, "--token", "admin-secret")
+    assert result.exit_code == 0, result.output
+    assert admin.stats_tube("emails").current_jobs_ready == 0
+
+
 def test_refusals_have_their_exit_codes(queue: RunningServer, tls_pki: Pki) -> None:
     address = f"tls://localhost:{queue.port}"
     ca = tls_pki.pem("ca")

@@ -93,6 +93,7 @@ def _dedicated(client: Client) -> Client:
         connect_timeout=client.connect_timeout,
         reconnect=False,  # a bulk operation never silently continues on a new connection
         encoding=client.encoding,
+        **client.security.client_kwargs(),  # the same TLS settings and token
     )
 
 
