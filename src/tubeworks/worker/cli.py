@@ -65,7 +65,8 @@ def worker_command(
     """Run the handlers of APP (module:attribute) until SIGTERM/SIGINT.
 
     The first signal stops reserving and lets jobs in hand finish within --grace seconds;
-    a second one releases them at once. Exits 0 after a graceful stop or a recycle.
+    a second one releases them at once. Exits 0 after a graceful stop or a recycle, 1 when
+    jobs had to be abandoned or the queue refused the token or the worker's rights.
     """
     logging.basicConfig(
         level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
