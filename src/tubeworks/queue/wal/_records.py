@@ -152,6 +152,10 @@ Fields = tuple[int, int, int, int, float, float, int, int, int, int, int, int]
 Decoded = tuple[int, "JobRecord | Fields | int", int]  # (type, value, end offset)
 
 
+#: State codes to members (a dict lookup: ``JobState(code)`` is slow on the replay path).
+_STATES: Final = {int(s): s for s in JobState}
+
+
 def decode_record(data: bytes, off: int) -> Decoded | None:
     """Decode the record at ``off``: ``(type, value, end)``, or None if there is no valid one.
 
@@ -178,16 +182,17 @@ def decode_record(data: bytes, off: int) -> Decoded | None:
                 return None
             rec = JobRecord(
                 f[0], bytes(data[start + _FIXED.size + 1 : tube_end]), f[1], f[2], f[3], f[4],
-                f[5], JobState(f[6]), f[7], f[8], f[9], f[10], f[11], bytes(data[tube_end:end]),
+                f[5], _STATES[f[6]], f[7], f[8], f[9], f[10], f[11], bytes(data[tube_end:end]),
             )  # fmt: skip
             return PUT, rec, end + _CRC.size
         if kind == UPDATE and length == _FIXED.size:
             fields = _FIXED.unpack_from(data, start)
-            JobState(fields[6])
+            if fields[6] not in _STATES:
+                return None
             return UPDATE, fields, end + _CRC.size
         if kind == DELETE and length == 8:
             return DELETE, int.from_bytes(data[start:end], "little"), end + _CRC.size
-    except ValueError:  # a state byte outside JobState
+    except KeyError:  # a state byte outside JobState
         return None
     return None
 
@@ -195,5 +200,5 @@ def decode_record(data: bytes, off: int) -> Decoded | None:
 def apply_update(rec: JobRecord, f: Fields) -> None:
     """Copy a decoded UPDATE's fields onto ``rec`` (tube and body never change)."""
     rec.pri, rec.delay, rec.ttr, rec.created_at, rec.ready_at = f[1], f[2], f[3], f[4], f[5]
-    rec.state = JobState(f[6])
+    rec.state = _STATES[f[6]]
     rec.reserves, rec.timeouts, rec.releases, rec.buries, rec.kicks = f[7:12]
