@@ -243,3 +243,16 @@ def test_unsupported_plugins_are_reported() -> None:
         "only the standard supervisor.* interface is served",
         "/etc/sv/s.conf:5: [ctlplugin:x] ctlplugins are not supported; ignored",
     )
+
+
+def test_log_directories_must_exist() -> None:
+    from tubeworks.supervisor.config import check_paths
+
+    cfg = parse("[group:g]\nprograms=a\n[program:a]\ncommand=/x\nstdout_logfile=/no/such/a.log\n")
+    with pytest.raises(
+        ConfigError,
+        match=r"^/etc/sv/s.conf:5: \[program:a\] stdout_logfile: "
+        r"the directory of '/no/such/a.log' does not exist$",
+    ):
+        check_paths(cfg, lambda path: path != "/no/such")
+    check_paths(cfg, lambda path: True)  # all fine when the directories exist

@@ -271,8 +271,6 @@ def supervisord_command(configuration: str | None, show_version: bool, **opts: A
         _drop_privileges(sv.user)
     os.umask(sv.umask)
     _raise_limits(config)
-    if not os.path.isdir(sv.childlogdir):
-        fail(f"childlogdir {sv.childlogdir!r} is not an existing directory")
     if not sv.nodaemon:
         _daemonize(sv.directory)
     try:

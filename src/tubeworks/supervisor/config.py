@@ -163,6 +163,7 @@ def _supervisord(
         strip_ansi=r.get("strip_ansi", dt.boolean, "false"),
         environment=environment,
         identifier=r.text("identifier", "supervisor") or "supervisor",
+        where={key: value.loc for key, value in section.values.items()},
     )
 
 
@@ -236,6 +237,8 @@ def _logconfig(r: _Reader, stream: str, extra: dict[str, Any]) -> LogConfig:
             logfile = AUTO
         elif logfile.upper() == "SYSLOG":
             logfile, syslog = None, True
+        else:
+            logfile = os.path.expanduser(logfile)
     return LogConfig(
         logfile=logfile,
         maxbytes=r.get(f"{stream}_logfile_maxbytes", dt.byte_size, "50MB"),
@@ -358,6 +361,7 @@ def _processes(
                 directory=r.text("directory", None, per),
                 serverurl=serverurl,
                 fcgi=fcgi,
+                section=section.name,
                 where=where,
                 **settings,  # type: ignore[arg-type]
             )
@@ -514,6 +518,39 @@ def parse_config(
     )
 
 
+def check_paths(config: Config, isdir: Callable[[str], bool]) -> None:
+    """Every log and pid file must be in an existing directory (supervisord checks too).
+
+    Raises:
+        ConfigError: naming the file, line and key of the first bad path.
+    """
+    sv = config.supervisord
+    checks: list[tuple[str, str, Mapping[str, Loc], str]] = [
+        ("supervisord", "logfile", sv.where, sv.logfile),
+        ("supervisord", "pidfile", sv.where, sv.pidfile),
+    ]
+    for group in config.groups:
+        for p in group.processes:
+            for stream, lc in (("stdout", p.stdout), ("stderr", p.stderr)):
+                if lc.logfile and lc.logfile != AUTO:
+                    checks.append((p.section, f"{stream}_logfile", p.where, lc.logfile))
+    for section, key, where, path in checks:
+        if path == "syslog" and key == "logfile":
+            continue
+        directory = os.path.dirname(path)
+        if directory and not isdir(directory):
+            raise ConfigError(
+                f"the directory of {path!r} does not exist", where.get(key), section, key
+            )
+    if not isdir(sv.childlogdir):
+        raise ConfigError(
+            f"{sv.childlogdir!r} is not an existing directory",
+            sv.where.get("childlogdir"),
+            "supervisord",
+            "childlogdir",
+        )
+
+
 def _read_includes(pattern: str, base: str) -> list[tuple[str, str]]:
     paths = sorted(glob.glob(os.path.join(base, pattern)))
     out = []
@@ -537,7 +574,7 @@ def load_config(path: str, env: Mapping[str, str] | None = None) -> Config:
     import tempfile
 
     try:
-        return parse_config(
+        config = parse_config(
             text,
             path,
             os.environ if env is None else env,
@@ -547,6 +584,8 @@ def load_config(path: str, env: Mapping[str, str] | None = None) -> Config:
         )
     except OSError as exc:
         raise ConfigError(f"could not read included file: {exc}") from None
+    check_paths(config, os.path.isdir)
+    return config
 
 
 def search_paths(argv0: str) -> list[str]:

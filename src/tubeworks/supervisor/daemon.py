@@ -347,7 +347,12 @@ class Supervisor:
             if path == AUTO:
                 path = auto_log_path(sv.childlogdir, config.name, channel, sv.identifier)
             paths[channel] = path or ""
-            logs[channel] = RotatingFile(path, lc.maxbytes, lc.backups) if path else None
+            logs[channel] = None
+            if path:
+                try:
+                    logs[channel] = RotatingFile(path, lc.maxbytes, lc.backups)
+                except OSError as exc:
+                    self.log.log("error", f"could not open {channel} log of {config.name}: {exc}")
         process = Process(m.Proc(config), logs, paths)
         for channel, lc in (("stdout", config.stdout), ("stderr", config.stderr)):
             if lc.capture_maxbytes > 0:

@@ -65,6 +65,7 @@ class ProcessConfig:
     umask: int | None
     serverurl: str | None  # None = AUTO (supervisord's own url)
     fcgi: FcgiSocket | None = None  # [fcgi-program:x] only: the socket given as fd 0
+    section: str = field(default="", compare=False)  # e.g. "program:web", for messages
     where: Mapping[str, Loc] = field(default_factory=dict, compare=False, repr=False)
 
 
@@ -102,6 +103,7 @@ class SupervisordConfig:
     strip_ansi: bool = False
     environment: tuple[tuple[str, str], ...] = ()
     identifier: str = "supervisor"
+    where: Mapping[str, Loc] = field(default_factory=dict, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
