@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from difftool import Read, Send, Step, WaitStat, differential, discard_spare
+from difftool import Read, Send, Step, differential, discard_spare, waiting
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -22,11 +22,6 @@ def _no_spare_server_left() -> Iterator[None]:
     """difftool pre-starts the next candidate server; stop it when this module is done."""
     yield
     discard_spare()
-
-
-def waiting(n: int) -> WaitStat:
-    """Wait until ``n`` connections are blocked in a reserve (their command was processed)."""
-    return WaitStat("current-waiting", str(n))
 
 
 def a(*datas: bytes) -> list[Step]:
