@@ -421,7 +421,7 @@ class Supervisor:
         """Configs of the groups running now (what reread compares the file against)."""
         return [g.config for g in self.groups.values()]
 
-    def adopt_latest(self, name: str) -> GroupConfig | None:
+    def latest_group(self, name: str) -> GroupConfig | None:
         """The reread config of group ``name`` (None if it is not in the file)."""
         return self.latest.group(name)
 
@@ -473,10 +473,10 @@ class Supervisor:
             await hook(old, new)
         for warning in new.warnings:
             self.log.warn(warning)
-        for name in sorted([*added, *changed], key=lambda n: (new.group(n).priority, n)):  # type: ignore[union-attr]
-            group_config = new.group(name)
-            assert group_config is not None
-            self.add_group(group_config)
+        wanted = set(added) | set(changed)
+        for group_config in new.groups:  # already in start order (priority, name)
+            if group_config.name in wanted:
+                self.add_group(group_config)
 
     # ---- life cycle ----
 

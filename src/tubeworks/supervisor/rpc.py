@@ -181,7 +181,7 @@ class RPCInterface(LogMethods):
         """
         if name in self.sv.groups:
             raise RPCError("ALREADY_ADDED", name)
-        config = self.sv.adopt_latest(name)
+        config = self.sv.latest_group(name)
         if config is None:
             raise RPCError("BAD_NAME", name)
         self.sv.add_group(config)
