@@ -43,8 +43,9 @@ class DatabaseError(Exception):
 class Target:
     """Where the data lives: a libpq connection URL and a schema in that database."""
 
-    url: str  # without our ``schema`` parameter
+    url: str  # without our ``schema`` and libpq's ``options`` parameters
     schema: str
+    options: str = ""  # libpq ``options`` from the URL (e.g. ``-c synchronous_commit=off``)
 
     @property
     def channel(self) -> str:
@@ -67,16 +68,19 @@ def parse_target(url: str) -> Target:
     query = parse_qsl(parts.query, keep_blank_values=True)
     schema = DEFAULT_SCHEMA
     rest = []
+    options = ""
     for key, value in query:
         if key == "schema":
             schema = value
+        elif key == "options":
+            options = value
         else:
             rest.append((key, value))
     if not _SCHEMA_NAME.fullmatch(schema):
         raise ValueError(
             f"--store: schema must be a lowercase identifier (a-z, 0-9, _), got {schema!r}"
         )
-    return Target(urlunsplit(parts._replace(query=urlencode(rest))), schema)
+    return Target(urlunsplit(parts._replace(query=urlencode(rest))), schema, options)
 
 
 def _redact(url: str) -> str:
@@ -94,7 +98,7 @@ async def connect(target: Target, *, autocommit: bool = True) -> psycopg.AsyncCo
             target.url,
             autocommit=autocommit,
             connect_timeout=CONNECT_TIMEOUT,
-            options=f"-c search_path={target.schema}",
+            options=f"-c search_path={target.schema} {target.options}".strip(),
             application_name=f"tubeworks-queue {target.schema}"[:63],
         )
     except psycopg.Error as exc:

@@ -98,6 +98,7 @@ class PgStore:
         self._pumping: dict[bytes, asyncio.Task[Any]] = {}
         self._repump: set[bytes] = set()
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._notify_pending: set[bytes] = set()  # tubes with a "ready" notice not yet sent
         self._due: list[tuple[float, int, Any]] = []  # (when, seq, what) sweep moments
         self._due_seq = 0
         self._due_timer: asyncio.TimerHandle | None = None
@@ -168,16 +169,29 @@ class PgStore:
             conn.deliver(reply)
 
     def _notify(self, kind: str, tube: bytes, at: float = 0.0) -> None:
-        """Tell the other servers (fire and forget; they also sweep and poll as a fallback)."""
-        self._spawn(self._send_notify(self._payload(kind, tube, at)))
+        """Tell the other servers (fire and forget; they also sweep and poll as a fallback).
+
+        "Tube has ready jobs" notices are coalesced: while one for the tube waits for a database
+        connection, later changes ride on it (it is sent after they committed)."""
+        if kind == "r":
+            if tube in self._notify_pending:
+                return
+            self._notify_pending.add(tube)
+        self._spawn(self._send_notify(self._payload(kind, tube, at), tube if kind == "r" else None))
 
     def _payload(self, kind: str, tube: bytes, at: float) -> str:
         return f"{self.server_id} {kind} {at!r} {tube.hex()}"
 
-    async def _send_notify(self, payload: str) -> None:
+    async def _send_notify(self, payload: str, coalesced: bytes | None) -> None:
+        params = {"channel": self.target.channel, "payload": payload}
         try:
-            await self.pool.fetch(sql.NOTIFY, {"channel": self.target.channel, "payload": payload})
+            async with self.pool.connection() as db:
+                if coalesced is not None:
+                    self._notify_pending.discard(coalesced)  # later changes need a new notice
+                await db.execute(sql.NOTIFY.encode(), params)
         except DatabaseError as exc:
+            if coalesced is not None:
+                self._notify_pending.discard(coalesced)
             log.warning("cannot notify other servers: %s", exc)
 
     def _on_notify(self, payload: str) -> None:
