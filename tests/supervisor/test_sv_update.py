@@ -158,6 +158,10 @@ def test_reload_keeps_unchanged_processes_running(tmp_path: Path, how: str) -> N
             "multi:multi_01",
             "multi:multi_02",
         ]
+        # inside changed groups, processes whose own settings did not change keep running
+        for name in ("multi:multi_00", "multi:multi_01", "grp:g1"):
+            assert after[name]["pid"] == before[name], name
+        assert after["multi:multi_02"]["statename"] == "RUNNING"
         assert d.rpc().supervisor.getState()["statename"] == "RUNNING"
         if how == "sighup":
             assert "WARN received SIGHUP indicating restart request" in d.activity_log()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import os
 import re
 import signal
@@ -378,10 +379,7 @@ class Supervisor:
         if self.bus is not None:
             self.bus.group_removed(name)
         for process in group.processes.values():
-            process.removed = True
-            for log in process.logs.values():
-                if log is not None:
-                    log.close()
+            self._release(process)
 
     def start(self, process: Process) -> None:
         self.feed(process, m.Start())
@@ -426,13 +424,17 @@ class Supervisor:
         return self.latest.group(name)
 
     async def stop_group(self, group: Group) -> None:
-        for process in reversed(group.ordered()):
+        await self.stop_processes(group.ordered())
+
+    async def stop_processes(self, processes: list[Process]) -> None:
+        """Stop these (reverse priority order), waiting until all are stopped."""
+        for process in reversed(processes):
             if process.state == ProcessState.BACKOFF:
                 shutting_down = self.state == SupervisorState.SHUTDOWN
                 self.feed(process, m.GiveUp() if shutting_down else m.Stop())
             elif process.state in RUNNING_STATES:
                 self.feed(process, m.Stop())
-        await self._wait_stopped(group.ordered())
+        await self._wait_stopped(processes)
 
     async def _wait_stopped(self, processes: list[Process]) -> None:
         """Wait for ``processes`` to stop, saying who we wait for now and every 3 s."""
@@ -456,9 +458,17 @@ class Supervisor:
             return
         added, changed, removed = diff_groups(self.active_configs(), new.groups)
         self.latest = new
+        kept: dict[str, dict[str, Process]] = {}  # changed group -> its unchanged processes
+        for name in changed:
+            kept[name] = self._unchanged_processes(self.groups[name], new.group(name))
         for name in [*removed, *changed]:
-            group = self.groups.get(name)
-            if group is not None:
+            group = self.groups[name]
+            if kept.get(name):
+                await self.stop_processes([p for p in group.ordered() if p.name not in kept[name]])
+                for process in group.processes.values():
+                    if process.name not in kept[name]:
+                        self._release(process)
+            else:
                 await self.stop_group(group)
                 self.remove_group(name)
         old = self.config
@@ -475,8 +485,39 @@ class Supervisor:
             self.log.warn(warning)
         wanted = set(added) | set(changed)
         for group_config in new.groups:  # already in start order (priority, name)
-            if group_config.name in wanted:
+            if kept.get(group_config.name):
+                self._regroup(group_config, kept[group_config.name])
+            elif group_config.name in wanted:
                 self.add_group(group_config)
+
+    def _unchanged_processes(self, group: Group, config: GroupConfig | None) -> dict[str, Process]:
+        """Processes of a changed group whose own settings did not change (they keep
+        running across a reload; e.g. numprocs 2 -> 3 leaves the first two alone)."""
+        if config is None or config.kind == "eventlistener" or group.config.kind != config.kind:
+            return {}
+        new = {p.name: p for p in config.processes}
+        return {n: p for n, p in group.processes.items() if new.get(n) == p.config}
+
+    def _regroup(self, config: GroupConfig, kept: dict[str, Process]) -> None:
+        """Rebuild a changed group around its unchanged processes; start the new ones."""
+        processes: dict[str, Process] = {}
+        for pc in config.processes:
+            process = kept.get(pc.name)
+            if process is not None:
+                process.proc = dataclasses.replace(process.proc, config=pc)  # new locations
+            else:
+                process = self._make_process(pc)
+            processes[pc.name] = process
+        group = self.groups[config.name] = Group(config, processes)
+        for process in group.ordered():
+            if process.name not in kept and process.config.autostart:
+                self.feed(process, m.Start())
+
+    def _release(self, process: Process) -> None:
+        process.removed = True
+        for log in process.logs.values():
+            if log is not None:
+                log.close()
 
     # ---- life cycle ----
 
