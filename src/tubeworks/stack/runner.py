@@ -28,7 +28,7 @@ from tubeworks.client import ClientError, NotFound
 from tubeworks.client.aio import AsyncClient
 from tubeworks.stack.config import QUEUE_PROGRAM, PoolSpec, StackConfig
 from tubeworks.stack.scaling import Decision, ScaleState, decide
-from tubeworks.supervisor.config import Config
+from tubeworks.supervisor.config import Config, ConfigError, check_paths
 from tubeworks.supervisor.daemon import Group, Process, Supervisor
 from tubeworks.supervisor.logs import ActivityLog
 from tubeworks.supervisor.states import RUNNING_STATES, ProcessState, SupervisorState
@@ -312,6 +312,10 @@ def run_stack(stack: StackConfig, loader: Callable[[], Config], say: Say) -> int
     sv = stack.supervisor.supervisord
     for directory in (stack.var_dir, sv.childlogdir, stack.queue.binlog_dir):
         os.makedirs(directory, exist_ok=True)
+    try:
+        check_paths(stack.supervisor, os.path.isdir)  # log files the user put elsewhere
+    except ConfigError as exc:
+        raise StackError(str(exc)) from None
     with _lock(stack.lock_path):
         if _port_taken(stack):
             raise StackError(
