@@ -29,7 +29,7 @@ pytestmark = needs_pg
 #: Scripts run at once (each runs two servers; CI has two cores).
 PARALLEL = 2
 #: Cases joined into one script (see :func:`chained`).
-CASES_PER_RUN = 8
+CASES_PER_RUN = 12
 #: Cases about parsing only: the protocol layer is the same code with either store.
 PARSER_ONLY = frozenset({
     "quit-prefix", "unknown-command", "bad-format-words", "words-without-args",

@@ -1,7 +1,7 @@
 """Query plans on a large table: every per-command query of the PostgreSQL store is an index
 probe, never a sequential scan of ``jobs`` (reserve: one index probe per watched tube).
 
-The table gets 200,000 jobs over 100 tubes in all four states, then ANALYZE. ``stats`` counts
+The table gets 100,000 jobs over 100 tubes in all four states, then ANALYZE. ``stats`` counts
 every job by state and is the one deliberate full scan (documented in docs/queue-postgresql.md).
 Run this module with ``-s`` to see the plans.
 """
@@ -22,7 +22,7 @@ from tubeworks.queue.pgstore.db import migrate, parse_target
 
 pytestmark = [needs_pg, pytest.mark.timeout(60)]
 
-JOBS = 200_000
+JOBS = 100_000
 TUBES = 100
 NOW = 1_000_000.0
 
