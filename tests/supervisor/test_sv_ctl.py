@@ -140,3 +140,45 @@ def test_ctl_fg_relays_stdin_and_output_and_open_switches_server(tmp_path: Path)
         )
         assert "cat                              RUNNING" in session.stdout
         assert session.stdout.endswith("ERROR: url must be http:// or unix://\n")
+
+
+@pytest.mark.timeout(60)
+def test_ctl_against_the_real_supervisord(tmp_path: Path) -> None:
+    """Our control command also drives the real daemon, printing what supervisorctl prints."""
+    from svharness import SUPERVISORCTL, normalize
+
+    programs = (
+        "[program:sleeper]\ncommand=sh -c 'echo hi; exec sleep 1000'\nstartsecs=0\n"
+        "[program:idle]\ncommand=sleep 1000\nautostart=false\n"
+    )
+    conf = write_config(tmp_path, programs)
+    commands = [
+        ("status",),
+        ("start", "sleeper"),
+        ("stop", "idle"),
+        ("avail",),
+        ("tail", "sleeper"),
+        ("pid", "nosuch"),
+        ("status", "nosuch"),
+        ("bogus",),
+    ]
+    with running_daemon("supervisord", conf) as d:
+        d.wait_state("sleeper", "RUNNING")
+        from svharness import wait_for
+
+        wait_for(lambda: "hi" in d.ctl("tail", "sleeper")[1])
+        for cmd in commands:
+            ours = subprocess.run(
+                [sys.executable, "-m", "tubeworks", "ctl", "-c", str(conf), *cmd],
+                capture_output=True,
+                text=True,
+                timeout=30,
+            )
+            real = subprocess.run(
+                [SUPERVISORCTL, "-c", str(conf), *cmd], capture_output=True, text=True, timeout=30
+            )
+            assert (cmd, ours.returncode, normalize(ours.stdout)) == (
+                cmd,
+                real.returncode,
+                normalize(real.stdout),
+            )
