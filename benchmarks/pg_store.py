@@ -1,12 +1,13 @@
 """PostgreSQL store throughput, side by side: ``python -m benchmarks.pg_store``.
 
 Runs the C load generator (``benchmarks/loadgen.c``) against the real beanstalkd, our server
-with the in-memory store, our server on PostgreSQL, and two of ours on one PostgreSQL schema
-(the load split evenly, one generator per server, run at the same time; their ops are added and
-divided by the longer of the two windows; ``put`` only: in ``drain`` and ``cycle`` each
-generator counts the jobs it put, and two generators on shared tubes take each other's). Prints ops/s and the ratios to beanstalkd and to the
-in-memory store. Workloads: ``put`` (8 connections), ``drain`` (8 connections
-reserve-with-timeout 0 + delete over a prefilled queue), ``cycle`` (4 producers, 4 consumers).
+with the in-memory store, our server on PostgreSQL, and two of ours on one PostgreSQL schema.
+For two servers the load is split evenly, one generator per server at the same time; their ops
+are added and divided by the longer of the two windows. That is done for ``put`` only: in
+``drain`` and ``cycle`` each generator counts the jobs it put, and two generators on shared
+tubes take each other's. Prints ops/s and the ratios to beanstalkd and to the in-memory store.
+Workloads: ``put`` (8 connections), ``drain`` (8 connections reserve-with-timeout 0 + delete
+over a prefilled queue), ``cycle`` (4 producers, 4 consumers).
 
 Needs PostgreSQL (``--dsn``, default the local test server) and gcc. A schema named
 ``tubeworks_bench_<random>`` is created and dropped.
