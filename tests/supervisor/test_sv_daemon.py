@@ -476,3 +476,34 @@ def test_maintail_follow_streams_the_activity_log(tmp_path: Path) -> None:
         finally:
             follow.kill()
             follow.wait()
+
+
+def test_exit_detection_without_pidfds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Kernels without pidfd_open: SIGCHLD tells the daemon instead, with the same results."""
+    from tubeworks.supervisor.daemon import NO_PIDFD_ENV
+
+    monkeypatch.setenv(NO_PIDFD_ENV, "1")
+    programs = """
+        [program:crasher]
+        command=sh -c "exit 3"
+        startretries=1
+
+        [program:once]
+        command=sh -c 'read x; exit 4'
+        startsecs=0
+        autorestart=false
+
+        [program:sleeper]
+        command=sleep 1000
+        startsecs=0
+    """
+    with run(tmp_path, programs) as d:
+        assert d.wait_state("crasher", "FATAL")["spawnerr"] == m_TOO_QUICK
+        d.wait_state("once", "RUNNING")
+        d.rpc().supervisor.sendProcessStdin("once", "go\n")
+        assert d.wait_state("once", "EXITED")["exitstatus"] == 4
+        assert d.ctl("stop", "sleeper") == (0, "sleeper: stopped\n")
+        assert d.ctl("start", "sleeper") == (0, "sleeper: started\n")
+
+
+m_TOO_QUICK = "Exited too quickly (process log may have details)"

@@ -51,6 +51,7 @@ from tubeworks.supervisor.states import (
 ANSI_ESCAPE = re.compile(rb"\x1b\[[0-?]*[ -/]*[@-~]|\x1b[@-Z\\-_]")
 READ_CHUNK = 128 * 1024  # bytes per read from a child pipe (supervisord reads the same)
 CHANNELS = ("stdout", "stderr")
+NO_PIDFD_ENV = "TUBEWORKS_SUPERVISOR_NO_PIDFD"  # set to use SIGCHLD instead of pidfds
 
 __all__ = ["EventSink", "Group", "Process", "Supervisor", "diff_groups"]
 
@@ -75,6 +76,10 @@ class Supervisor:
         self._stopping: asyncio.Task[None] | None = None
         self._timers: set[asyncio.TimerHandle] = set()
         self._sockets: dict[tuple[str, str], socket.socket] = {}  # fcgi-program sockets
+        # exit notification: pidfds, unless the kernel lacks them (or the environment
+        # variable below asks for the SIGCHLD path, which tests use to cover it)
+        self.use_pidfd = hasattr(os, "pidfd_open") and not os.environ.get(NO_PIDFD_ENV)
+        self._sigchld_children: dict[int, Process] = {}  # pid -> process, without pidfds
 
     # ---- lookups ----
 
@@ -198,8 +203,7 @@ class Supervisor:
             pipe = process.pipes.get(channel)
             if pipe is not None:
                 loop.add_reader(pipe.fileno(), self._read_output, process, channel)
-        process.pid_fd = os.pidfd_open(child.pid)
-        loop.add_reader(process.pid_fd, self._reap, process, child.pid)
+        self._watch_exit(process, child.pid)
         self.feed(process, m.Spawned(child.pid))
 
     def _fcgi_socket(self, process: Process) -> int:
@@ -313,6 +317,26 @@ class Supervisor:
                     break
                 self._record(process, channel, data)
 
+    def _watch_exit(self, process: Process, pid: int) -> None:
+        """Be told the moment the child exits: its pidfd becomes readable, or (kernels
+        without pidfd_open) SIGCHLD arrives."""
+        loop = asyncio.get_running_loop()
+        if self.use_pidfd:
+            try:
+                process.pid_fd = os.pidfd_open(pid)
+            except OSError:
+                self.use_pidfd = False
+            else:
+                loop.add_reader(process.pid_fd, self._reap, process, pid)
+                return
+        if not self._sigchld_children:
+            loop.add_signal_handler(signal.SIGCHLD, self._on_sigchld)
+        self._sigchld_children[pid] = process
+
+    def _on_sigchld(self) -> None:
+        for pid, process in list(self._sigchld_children.items()):
+            self._reap(process, pid)
+
     def _reap(self, process: Process, pid: int) -> None:
         try:
             got, status = os.waitpid(pid, os.WNOHANG)
@@ -320,6 +344,7 @@ class Supervisor:
             got, status = pid, 0
         if got == 0:
             return
+        self._sigchld_children.pop(pid, None)
         loop = asyncio.get_running_loop()
         if process.pid_fd is not None:
             loop.remove_reader(process.pid_fd)
