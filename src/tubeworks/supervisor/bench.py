@@ -82,7 +82,9 @@ def daemon(argv: list[str], workdir: Path) -> Iterator[tuple[subprocess.Popen[by
             proc.wait()
 
 
-def measure(name: str, argv: list[str], procs: int, rounds: int) -> dict[str, float]:
+def measure(
+    name: str, argv: list[str], procs: int, rounds: int, rpc_seconds: float = 2.0
+) -> dict[str, float]:
     results: dict[str, float] = {}
     with tempfile.TemporaryDirectory(prefix=f"svbench-{name}-") as tmp:
         workdir = Path(tmp)
@@ -101,7 +103,7 @@ def measure(name: str, argv: list[str], procs: int, rounds: int) -> dict[str, fl
                 rpc.startProcess("trigger")
             results["exit_seen_ms_median"] = statistics.median(latencies) * 1000
             calls, t0 = 0, time.monotonic()
-            while time.monotonic() - t0 < 2.0:
+            while time.monotonic() - t0 < rpc_seconds:
                 rpc.getAllProcessInfo()
                 calls += 1
             results["rpc_calls_per_s"] = calls / (time.monotonic() - t0)
@@ -116,12 +118,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--procs", type=int, default=50, help="programs to supervise")
     parser.add_argument("--rounds", type=int, default=10, help="exit-latency samples")
+    parser.add_argument("--rpc-seconds", type=float, default=2.0, help="RPC loop duration")
     parser.add_argument("--real", default=str(Path(sys.executable).parent / "supervisord"))
     args = parser.parse_args(argv)
     contenders = {"tubeworks": [sys.executable, "-m", "tubeworks", "supervisord"]}
     if os.path.exists(args.real) or shutil.which(args.real):
         contenders["supervisord"] = [args.real]
-    table = {name: measure(name, cmd, args.procs, args.rounds) for name, cmd in contenders.items()}
+    table = {
+        name: measure(name, cmd, args.procs, args.rounds, args.rpc_seconds)
+        for name, cmd in contenders.items()
+    }
     metrics = list(next(iter(table.values())))
     print(f"{'metric':<24}" + "".join(f"{name:>14}" for name in table))
     for metric in metrics:
