@@ -50,6 +50,9 @@ def test_bad_url_and_flag_clash_are_usage_errors() -> None:
     done = start("--store", store_url("unused"), "-b", "/tmp/nowhere")
     assert done.returncode == 5
     assert "--store cannot be combined with -b" in done.stderr
+    done = start("--store", store_url("unused"), "--auth-file", "/tmp/nowhere")
+    assert done.returncode == 5
+    assert "--store cannot be combined with --auth-file" in done.stderr
 
 
 def test_unreachable_database() -> None:

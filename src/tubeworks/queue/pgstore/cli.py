@@ -21,6 +21,7 @@ async def open_for_cli(opts: Any) -> Any:
             ("-b", opts.binlog_dir),
             ("--import-beanstalkd-binlog", opts.import_binlog),
             ("--metrics-port", opts.metrics_port),
+            ("--auth-file", opts.auth_file),  # its rules look jobs up in the in-memory store
         )
         if value is not None
     ]
