@@ -84,6 +84,12 @@ def main(argv: list[str] | None = None) -> int:
         workloads.QUICK_SCALE if args.quick else 1.0)
     rounds = args.rounds if args.rounds is not None else (1 if args.quick else DEFAULT_ROUNDS)
     pin = not args.no_pin and (os.cpu_count() or 1) >= 2
+    usable = os.sched_getaffinity(0)
+    for option, cpu in (("--server-cpu", args.server_cpu), ("--gen-cpu", args.gen_cpu)):
+        if pin and cpu not in usable:
+            print(f"error: {option}: expected one of CPUs {sorted(usable)}, got {cpu}",
+                  file=sys.stderr)
+            return 2
     cfg = runner.Config(
         base_cmd=args.server_cmd,
         ours_cmd=args.ours_cmd,

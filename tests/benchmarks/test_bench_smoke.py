@@ -6,6 +6,7 @@ They check that every workload produces a row with positive numbers, never how f
 from __future__ import annotations
 
 import importlib.util
+import os
 import shutil
 import subprocess
 import sys
@@ -57,6 +58,10 @@ def test_harness_against_beanstalkd_and_ours() -> None:
         (["--only", "nope"], "error: --only: no workload named 'nope'; expected one of "),
         (["--ours-cmd", "beanstalkd -l {host}"],
          "error: --ours-cmd: expected a {port} placeholder, got 'beanstalkd -l {host}'"),
+        pytest.param(
+            ["--gen-cpu", "4096"], "error: --gen-cpu: expected one of CPUs [",
+            marks=pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="no pinning on 1 CPU"),
+        ),
     ],
 )
 def test_bad_options_are_rejected_before_anything_runs(args: list[str], error: str) -> None:
