@@ -8,8 +8,8 @@ as beanstalkd 1.12.
 
 A last property interleaves valid commands over three connections (reserving, deleting and
 releasing each other's jobs, closing) and compares with beanstalkd using the differential
-harness. The single-stream invariants also run with the binlog on (-b), and the oracle
-comparison also with -z 8.
+harness. The single-stream invariants also run with the binlog on (-b), the oracle comparison
+also with -z 8, and random tube names go through every name-taking command.
 
 Streams are built from valid commands, then mutated (truncated, bytes flipped, junk inserted,
 over-long lines inserted) and split at random points. Each example uses fresh connections on
@@ -504,3 +504,38 @@ def test_several_connections_same_as_beanstalkd(
     assert not problems, "\n".join(problems)
     one, two = _settled_stats(oracle), _settled_stats(ours)
     assert _same(one, two), f"stats differ after the script:\n{one}\n{two}"
+
+
+# --- tube names, against beanstalkd
+
+NAME_CHARS = b"ABCXYZabcxyz0189-+/;.$_()"
+NAME_BYTES = st.one_of(
+    st.sampled_from(list(NAME_CHARS)),
+    st.sampled_from(list(b" \t\x00:*,#@!\x7f\xc3\xe9")),
+).map(lambda c: bytes([c]))
+TUBE_NAME = st.one_of(
+    st.lists(st.sampled_from(list(NAME_CHARS)).map(lambda c: bytes([c])), min_size=1,
+             max_size=202).map(b"".join),
+    st.lists(NAME_BYTES, max_size=12).map(b"".join),
+)
+
+
+@pytest.fixture(scope="module")
+def names_pair() -> Iterator[tuple[RunningServer, RunningServer]]:
+    """beanstalkd and ours with the same history, for the tube-name property."""
+    with running("beanstalkd") as oracle, running("tubeworks") as ours:
+        yield oracle, ours
+
+
+@settings(FUZZ_SETTINGS, max_examples=100)
+@given(names=st.lists(TUBE_NAME, min_size=1, max_size=4))
+def test_tube_names_same_as_beanstalkd(
+    names_pair: tuple[RunningServer, RunningServer], names: list[bytes]
+) -> None:
+    """Any name (valid characters, lengths up to 202, or stray bytes) is accepted or refused
+    alike by use, watch, ignore, stats-tube and pause-tube."""
+    stream = b"".join(
+        b"use %s\r\nwatch %s\r\nstats-tube %s\r\npause-tube %s 0\r\nignore %s\r\n" % ((n,) * 5)
+        for n in names
+    ) + b"list-tubes\r\nlist-tubes-watched\r\nlist-tube-used\r\n"
+    _check_against_oracle(names_pair, stream, [])
