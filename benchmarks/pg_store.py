@@ -7,7 +7,9 @@ are added and divided by the longer of the two windows. That is done for ``put``
 ``drain`` and ``cycle`` each generator counts the jobs it put, and two generators on shared
 tubes take each other's. Prints ops/s and the ratios to beanstalkd and to the in-memory store.
 Workloads: ``put`` (8 connections), ``drain`` (8 connections reserve-with-timeout 0 + delete
-over a prefilled queue), ``cycle`` (4 producers, 4 consumers).
+over a prefilled queue), ``cycle`` (4 producers, 4 consumers), and ``drain-py``: the drain with
+a Python client (asyncio, 8 connections spread over the servers), for one and two PostgreSQL
+servers only.
 
 Needs PostgreSQL (``--dsn``, default the local test server) and gcc. A schema named
 ``tubeworks_bench_<random>`` is created and dropped.
@@ -16,6 +18,7 @@ Needs PostgreSQL (``--dsn``, default the local test server) and gcc. A schema na
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import os
 import secrets
@@ -95,6 +98,38 @@ def measure(ports: list[tuple[int, int]], workload: str, count: int) -> float:
     return sum(r.ops for r in results) / max(r.seconds for r in results)
 
 
+async def _drain_one(port: int) -> int:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    done = 0
+    while True:
+        writer.write(b"reserve-with-timeout 0\r\n")
+        line = await reader.readline()
+        if not line.startswith(b"RESERVED "):
+            break
+        _, job, size = line.split()
+        await reader.readexactly(int(size) + 2)
+        writer.write(b"delete %s\r\n" % job)
+        await reader.readline()
+        done += 1
+    writer.close()
+    return done
+
+
+def py_drain(ports: list[tuple[int, int]], count: int, conns: int = 8) -> float:
+    """reserve + delete with a Python client, ``conns`` connections spread over the servers,
+    after an untimed prefill of ``count`` jobs through the first: the two-server drain the C
+    generator cannot do (it insists on deleting exactly the jobs it put)."""
+    run("put", ports[0][0], count, ("-c", "8", "-s", "64"), ports[0][1], None)
+
+    async def drain() -> int:
+        tasks = [_drain_one(ports[i % len(ports)][0]) for i in range(conns)]
+        return sum(await asyncio.gather(*tasks))
+
+    started = time.monotonic()
+    done = asyncio.run(drain())
+    return done / (time.monotonic() - started)
+
+
 def bench(dsn: str, count: int, pg_count: int, workloads: list[str]) -> dict[str, dict[str, float]]:
     build()
     table: dict[str, dict[str, float]] = {}
@@ -120,6 +155,16 @@ def bench(dsn: str, count: int, pg_count: int, workloads: list[str]) -> dict[str
             with server(ours(a, "--store", url), a) as pa, server(ours(b, "--store", url), b) as pb:
                 row["pg x2"] = measure([(a, pa.pid), (b, pb.pid)], workload, pg_count)
         print(f"{workload}: done", file=sys.stderr)
+    row = table.setdefault("drain-py", {})
+    for label, n in (("pg x1", 1), ("pg x2", 2)):
+        with schema(dsn) as name, contextlib.ExitStack() as stack:
+            url = f"{dsn}{'&' if '?' in dsn else '?'}schema={name}"
+            ports = []
+            for _ in range(n):
+                port = free_port()
+                proc = stack.enter_context(server(ours(port, "--store", url), port))
+                ports.append((port, proc.pid))
+            row[label] = py_drain(ports, pg_count)
     return table
 
 
@@ -131,11 +176,12 @@ def report(table: dict[str, dict[str, float]]) -> str:
     ]
     for workload, row in table.items():
         x2 = f"{row['pg x2'] / row['pg x1']:>7.2f}" if "pg x2" in row else f"{'-':>7}"
-        lines.append(
-            f"{workload:<9}" + "".join(f"{row.get(c, 0):>12,.0f}" for c in cols)
-            + f"{row['pg x1'] / row['beanstalkd']:>9.3f}{row['pg x1'] / row['memory']:>8.3f}"
-            + x2
+        vs = (
+            f"{row['pg x1'] / row['beanstalkd']:>9.3f}{row['pg x1'] / row['memory']:>8.3f}"
+            if "beanstalkd" in row else f"{'-':>9}{'-':>8}"
         )
+        cells = "".join(f"{row[c]:>12,.0f}" if c in row else f"{'-':>12}" for c in cols)
+        lines.append(f"{workload:<9}" + cells + vs + x2)
     return "\n".join(lines)
 
 
