@@ -9,7 +9,8 @@ as beanstalkd 1.12.
 A last property interleaves valid commands over three connections (reserving, deleting and
 releasing each other's jobs, closing) and compares with beanstalkd using the differential
 harness. The single-stream invariants also run with the binlog on (-b), the oracle comparison
-also with -z 8, and random tube names go through every name-taking command.
+also with -z 8; random tube names go through every name-taking command and odd number
+spellings through every number-taking one.
 
 Streams are built from valid commands, then mutated (truncated, bytes flipped, junk inserted,
 over-long lines inserted) and split at random points. Each example uses fresh connections on
@@ -539,3 +540,49 @@ def test_tube_names_same_as_beanstalkd(
         for n in names
     ) + b"list-tubes\r\nlist-tubes-watched\r\nlist-tube-used\r\n"
     _check_against_oracle(names_pair, stream, [])
+
+
+# --- number spellings, against beanstalkd
+
+NUM_VALUES = [0, 1, 7, 1000, 4294967295, 4294967296, 18446744073709551615, 2**64, 10**30]
+NUMBER = st.tuples(
+    st.sampled_from([b"", b"0", b"00", b"+", b"-", b" ", b"  "]),
+    st.sampled_from(NUM_VALUES),
+    st.sampled_from([b"", b"", b"x", b" ", b"0"]),
+).map(lambda t: t[0] + str(t[1]).encode() + t[2])
+# Delays and pauses: zero or far away in any spelling, so nothing changes while examples run.
+FAR = st.tuples(
+    st.sampled_from([b"", b"0", b"+", b"-", b" "]),
+    st.sampled_from([0, 100000, 4294967295, 4294967296]),
+    st.sampled_from([b"", b"x", b" "]),
+).map(lambda t: t[0] + str(t[1]).encode() + t[2])
+NUMERIC_COMMAND = st.one_of(
+    st.tuples(NUMBER, FAR, NUMBER).map(lambda t: b"put %s %s %s 1\r\nB\r\n" % t),
+    _fmt(b"peek %s\r\n", NUMBER),
+    _fmt(b"delete %s\r\n", NUMBER),
+    _fmt(b"touch %s\r\n", NUMBER),
+    _fmt(b"kick-job %s\r\n", NUMBER),
+    _fmt(b"stats-job %s\r\n", NUMBER),
+    _fmt(b"reserve-job %s\r\n", NUMBER),
+    _fmt(b"release %s %s %s\r\n", NUMBER, NUMBER, FAR),
+    _fmt(b"bury %s %s\r\n", NUMBER, NUMBER),
+    _fmt(b"kick %s\r\n", NUMBER),
+    _fmt(b"pause-tube default %s\r\n", FAR),
+    st.just(b"reserve-with-timeout 0\r\n"),
+)
+
+
+@pytest.fixture(scope="module")
+def numbers_pair() -> Iterator[tuple[RunningServer, RunningServer]]:
+    """beanstalkd and ours with the same history, for the number-spelling property."""
+    with running("beanstalkd") as oracle, running("tubeworks") as ours:
+        yield oracle, ours
+
+
+@settings(FUZZ_SETTINGS, max_examples=150)
+@given(commands=st.lists(NUMERIC_COMMAND, min_size=1, max_size=12))
+def test_number_spellings_same_as_beanstalkd(
+    numbers_pair: tuple[RunningServer, RunningServer], commands: list[bytes]
+) -> None:
+    """Numbers with signs, spaces, leading zeros, trailing junk and overflow are read alike."""
+    _check_against_oracle(numbers_pair, b"".join(commands), [])
