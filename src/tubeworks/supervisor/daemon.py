@@ -332,12 +332,16 @@ class Supervisor:
         if not self._sigchld_children:
             loop.add_signal_handler(signal.SIGCHLD, self._on_sigchld)
         self._sigchld_children[pid] = process
+        # it may have exited before the handler was there (its SIGCHLD then went unseen)
+        loop.call_soon(self._reap, process, pid)
 
     def _on_sigchld(self) -> None:
         for pid, process in list(self._sigchld_children.items()):
             self._reap(process, pid)
 
     def _reap(self, process: Process, pid: int) -> None:
+        if process.proc.pid != pid:
+            return  # already reaped (a late or duplicate notification)
         try:
             got, status = os.waitpid(pid, os.WNOHANG)
         except ChildProcessError:
