@@ -20,6 +20,7 @@ class PgConn:
         "busy",  # the task answering the current command, awaited before clean-up
         "closed",
         "deliver",  # callable(bytes): the reply of a command that returned None
+        "gave_up",  # the client half-closed: a reserve that finds nothing answers TIMED_OUT
         "id",
         "producer",
         "reserved",  # job id -> deadline (unix time) of the jobs this connection holds
@@ -41,6 +42,7 @@ class PgConn:
         self.blocked = False
         self.attempting = False
         self.closed = False
+        self.gave_up = False
         self.busy: asyncio.Task[None] | None = None
         self.timer: asyncio.TimerHandle | None = None
         self.timeout_at: float | None = None

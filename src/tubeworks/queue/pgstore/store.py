@@ -247,6 +247,7 @@ class PgStore(Reports):
             self._notify("r", tube)
 
     def give_up_waiting(self, conn: PgConn) -> None:
+        conn.gave_up = True
         if conn.blocked and not conn.attempting:
             self._forget_waiter(conn)
             conn.waiting = False
@@ -355,6 +356,9 @@ class PgStore(Reports):
         if conn.deadline_soon(now):
             self._forget_waiter(conn)
             return P.DEADLINE_SOON
+        if conn.gave_up:
+            self._forget_waiter(conn)
+            return P.TIMED_OUT
         if conn.timeout_at is not None and conn.timeout_at <= now:
             self._forget_waiter(conn)
             return P.TIMED_OUT
@@ -464,7 +468,9 @@ class PgStore(Reports):
             log.error("reserve failed, the client keeps waiting: %s", exc)
             return False
         if reply is None:
-            if conn.blocked and conn.timer is None:
+            if conn.gave_up and conn.blocked:
+                self.give_up_waiting(conn)
+            elif conn.blocked and conn.timer is None:
                 self._wait_timer(conn)  # its timer fired during the attempt
             return False
         conn.waiting = False
