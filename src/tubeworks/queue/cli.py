@@ -333,8 +333,17 @@ def run(opts: QueueOptions) -> int:
                 import tubeworks.queue.wal.beanstalkd_binlog  # noqa: F401
             try:
                 _become_user(opts.user)
-            except (KeyError, OSError) as exc:
-                print(f"tubeworks queue: cannot become user {opts.user}: {exc}", file=sys.stderr)
+            except KeyError:
+                print(
+                    f"tubeworks queue: cannot become user {opts.user}: no such user",
+                    file=sys.stderr,
+                )
+                return EXIT_USER
+            except OSError as exc:
+                print(
+                    f"tubeworks queue: cannot become user {opts.user}: {exc.strerror}",
+                    file=sys.stderr,
+                )
                 return EXIT_USER
         try:
             wal = _load_jobs(opts, core, server)
@@ -380,7 +389,10 @@ def _protections(opts: QueueOptions) -> Any:
         try:
             tls = tls_context(opts.tls_cert, opts.tls_key, opts.tls_client_ca)
         except (OSError, ssl.SSLError) as exc:
-            raise ValueError(f"cannot load the TLS certificate or key: {exc}") from exc
+            raise ValueError(
+                f"cannot load the TLS certificate {opts.tls_cert} with key {opts.tls_key}"
+                f"{' and client CA ' + opts.tls_client_ca if opts.tls_client_ca else ''}: {exc}"
+            ) from exc
     policy = None
     if opts.auth_file:
         try:

@@ -330,7 +330,7 @@ class QueueServer:
         )
         self._servers.append(server)
         if self.verbose:
-            self.say(f"bind {sock.fileno()} {addr}")
+            self.say(f"bind {sock.fileno()} {_bound_address(sock)}")
 
     async def start_serving(self) -> None:
         """Accept clients (after the log has been replayed)."""
@@ -480,8 +480,18 @@ def tls_context(cert: str, key: str, client_ca: str | None) -> ssl.SSLContext:
     return ctx
 
 
+def _bound_address(sock: socket.socket) -> str:
+    """Where ``sock`` really listens (the port chosen for ``-p 0``, the numeric address)."""
+    name = sock.getsockname()
+    if isinstance(name, str):
+        return f"unix:{name}"
+    host, port = name[0], name[1]
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
 def _unix_listener(path: str, mode: int | None = None) -> socket.socket:
-    """Bind a unix socket, replacing a stale socket file but never a regular file."""
+    """Bind a unix socket, replacing a stale socket file but never a regular file, nor a
+    socket another server is still answering on."""
     try:
         st = os.stat(path)
     except FileNotFoundError:
@@ -489,7 +499,15 @@ def _unix_listener(path: str, mode: int | None = None) -> socket.socket:
     else:
         if not stat.S_ISSOCK(st.st_mode):
             raise OSError(f"{path} exists and is not a socket; refusing to replace it")
-        os.unlink(path)
+        probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            probe.connect(path)
+        except OSError:
+            os.unlink(path)  # stale: nobody listens there any more
+        else:
+            raise OSError(f"{path} is in use by another server; refusing to take it over")
+        finally:
+            probe.close()
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         sock.bind(path)
