@@ -34,6 +34,7 @@ Used by: test_differential*.py, test_fuzz.py, and the PostgreSQL store tests (``
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import re
@@ -109,6 +110,16 @@ class Read:
 
 
 @dataclass(frozen=True)
+class Block:
+    """Send ``reserve`` on ``conn`` and wait until the server has taken it (its cmd-reserve
+    count goes up): the connection then holds a job or is waiting. Its replies are collected
+    by a later :class:`Read`; nothing else may be sent on it before that. Other steps of the
+    script must not send plain ``reserve`` (they would throw the count off)."""
+
+    conn: str
+
+
+@dataclass(frozen=True)
 class Close:
     """Close connection ``conn`` without a word (the server sees EOF), then wait on the monitor
     connection until the server has noticed (its current-connections drops), so the next step
@@ -173,7 +184,7 @@ def known_difference(reason: str) -> pytest.MarkDecorator:
     return pytest.mark.xfail(reason=reason, strict=KNOWN_STRICT)
 
 
-Step = Send | Read | Close | ShutdownWrite | Drain | WaitStat | Restart | Call
+Step = Send | Read | Block | Close | ShutdownWrite | Drain | WaitStat | Restart | Call
 
 MONITOR = "__monitor__"
 
@@ -303,6 +314,7 @@ def run_script(server: RunningServer, steps: Sequence[Step]) -> Run:
     conns: dict[str, Conn] = {}
     run = Run(server)
     first = server
+    reserves: int | None = None  # the server's cmd-reserve after the last Block
 
     def conn(name: str) -> Conn:
         if name not in conns:
@@ -324,6 +336,14 @@ def run_script(server: RunningServer, steps: Sequence[Step]) -> Run:
                     replies = c.read_pending()
             elif isinstance(step, Read):
                 replies = conn(step.conn).read_pending()
+            elif isinstance(step, Block):
+                if reserves is None:
+                    reserves = int(_stats_on(conn(MONITOR))["cmd-reserve"])
+                reserves += 1
+                c = conn(step.conn)
+                _send(c.sock, b"reserve\r\n" + SENTINEL, None)
+                c.pending += 1
+                _poll(conns[MONITOR], "cmd-reserve", str(reserves))
             elif isinstance(step, Close):
                 conns.pop(step.conn).sock.close()
                 conn(MONITOR)
@@ -390,14 +410,18 @@ def _restart(server: RunningServer) -> RunningServer:
     return new
 
 
+def _stats_on(c: Conn, deadline: float | None = None) -> dict[str, str]:
+    c.sock.sendall(b"stats\r\n")
+    reply = c.read_reply(deadline or time.monotonic() + READ_TIMEOUT)
+    assert reply.startswith(b"OK "), reply
+    return dict(parse_yaml(reply.split(b"\r\n", 1)[1][:-2]))
+
+
 def _poll(c: Conn, key: str, value: str, timeout: float = READ_TIMEOUT) -> None:
     """Ask ``stats`` on ``c`` until ``key: value`` (a poll with a deadline, for signals etc.)."""
     deadline = time.monotonic() + timeout
     while True:
-        c.sock.sendall(b"stats\r\n")
-        reply = c.read_reply(deadline)
-        assert reply.startswith(b"OK "), reply
-        if dict(parse_yaml(reply.split(b"\r\n", 1)[1][:-2])).get(key) == value:
+        if _stats_on(c, deadline).get(key) == value:
             return
         if time.monotonic() > deadline:
             raise TimeoutError(f"stats never showed {key}: {value}")
@@ -602,6 +626,9 @@ def discard_spare() -> None:
         _spare = None
 
 
+atexit.register(discard_spare)  # in case a module using differential() forgets to
+
+
 def differential(
     steps: Sequence[Step],
     *flags: str,
@@ -633,7 +660,7 @@ def differential(
             for f, first in ((f_oracle, oracle_srv), (f_cand, cand_srv)):
                 if f.exception() is None and f.result().server is not first:
                     _stop(f.result().server)  # a Restart made a new process
-    if any(isinstance(step, WaitStat | Drain | Close) for step in steps):
+    if any(isinstance(step, WaitStat | Drain | Close | Block) for step in steps):
         drop = {*drop, "cmd-stats"}
     problems = differences(oracle, candidate, drop)
     assert not problems, "replies differ from beanstalkd:\n" + "\n".join(problems)
