@@ -7,6 +7,9 @@ costs differ a lot between frameworks (Celery's pool, Dramatiq's forks), and the
 processes are consuming and ends at the first sample that shows all M done. If the queue ran
 dry before the last process got going (small ``--quick`` runs), it starts at the first
 completion instead, and :attr:`Window.all_started` says so.
+
+The worker processes' CPU time is read at the samples that can open or close the window; CPU
+per job is less sensitive than jobs/s to what else the machine is doing.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ class Sample:
     t: float  # seconds since the worker processes were started
     done: int  # jobs finished so far
     seen: int  # worker processes that have finished at least one job
+    cpu: float | None = None  # CPU seconds used by the worker processes so far (read rarely)
 
 
 @dataclass(frozen=True)
@@ -33,6 +37,7 @@ class Window:
     startup: float  # seconds from starting the processes to the window's start
     total: float  # seconds from starting the processes to the last job done
     all_started: bool  # every worker process was consuming when the window started
+    cpu_per_job: float | None = None  # worker CPU seconds per job inside the window
 
     @property
     def rate(self) -> float:
@@ -61,10 +66,13 @@ def window(samples: Sequence[Sample], workers: int, jobs: int) -> Window:
         start = next((s for s in samples if s.done > 0), end)
     if end.t <= start.t or end.done <= start.done:
         raise NoWindow(f"all {jobs} jobs finished between two samples: expected more jobs (--jobs)")
+    jobs_in = end.done - start.done
+    cpu = None if start.cpu is None or end.cpu is None else (end.cpu - start.cpu) / jobs_in
     return Window(
-        jobs=end.done - start.done,
+        jobs=jobs_in,
         seconds=end.t - start.t,
         startup=start.t,
         total=end.t,
         all_started=all_started,
+        cpu_per_job=cpu,
     )

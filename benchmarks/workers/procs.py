@@ -110,6 +110,26 @@ def stop_all(groups: Sequence[Group]) -> None:
         g.stop()
 
 
+def cpu_seconds(groups: Sequence[Group]) -> float:
+    """User+system CPU time of every live process in ``groups``' process groups (Linux /proc).
+
+    Children that already exited are not counted; no framework here forks per job.
+    """
+    pgids = {g.proc.pid for g in groups}
+    ticks = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) in pgids:  # fields: state ppid pgrp ... utime(11) stime(12)
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def free_port() -> int:
     """A TCP port that was free a moment ago on 127.0.0.1."""
     with socket.socket() as s:

@@ -1,7 +1,8 @@
 """Results of a run, summarised per framework and worker count, and printed as a table.
 
 Pure: windows in, text out. The ratio column is tubeworks' rate over the row's rate at the
-same N, so a number above 1 means tubeworks was faster.
+same N, so a number above 1 means tubeworks was faster. "cpu us/job" is the CPU time of the
+worker processes (not the broker's or queue server's) per job in the timed window.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ class Result:
     rates: tuple[float, ...] = ()  # jobs/s of each repeat that succeeded
     startup: float = 0.0  # median seconds until all workers were consuming
     all_started: bool = True  # every repeat timed all N workers together
+    cpu_per_job: float | None = None  # median worker CPU seconds per job
     errors: tuple[str, ...] = field(default=())  # one line per failed repeat
 
     @property
@@ -37,6 +39,7 @@ def summarise(
     framework: str, workers: int, settings: str, windows: Sequence[Window], errors: Sequence[str]
 ) -> Result:
     """Fold the repeats of one framework at one worker count into a :class:`Result`."""
+    cpus = [w.cpu_per_job for w in windows if w.cpu_per_job is not None]
     return Result(
         framework=framework,
         workers=workers,
@@ -44,6 +47,7 @@ def summarise(
         rates=tuple(w.rate for w in windows),
         startup=statistics.median(w.startup for w in windows) if windows else 0.0,
         all_started=all(w.all_started for w in windows),
+        cpu_per_job=statistics.median(cpus) if cpus else None,
         errors=tuple(errors),
     )
 
@@ -58,7 +62,7 @@ def ratio(results: Sequence[Result], row: Result) -> float | None:
     return ours / row.rate
 
 
-HEADER = ("framework", "N", "jobs/s", "tubeworks/x", "start s", "settings")
+HEADER = ("framework", "N", "jobs/s", "tubeworks/x", "start s", "cpu us/job", "settings")
 
 
 def table(results: Sequence[Result]) -> str:
@@ -76,6 +80,7 @@ def table(results: Sequence[Result]) -> str:
                 "-" if r.rate is None else f"{r.rate:.0f}",
                 "-" if x is None else f"{x:.2f}",
                 "-" if r.rate is None else f"{r.startup:.2f}",
+                "-" if r.cpu_per_job is None else f"{r.cpu_per_job * 1e6:.0f}",
                 r.settings + note,
             )
         )

@@ -99,7 +99,7 @@ def measure(plan: Plan, opts: Options, progress: Callable[[str], None] = lambda 
         progress(f"{fw.name} N={plan.workers}: {plan.jobs} jobs enqueued in {enqueued:.1f}s")
         for argv in fw.worker_commands(run, opts, plan.workers):
             workers.append(procs.start(f"{fw.name} worker", argv, env, REPO))
-        samples = _sample(client, prefix, plan, workers + run.servers)
+        samples = _sample(client, prefix, plan, workers, run.servers)
         return Outcome(window(samples, plan.workers, plan.jobs), enqueued)
     except NoWindow as exc:
         raise procs.BenchError(str(exc)) from exc
@@ -119,19 +119,30 @@ def measure(plan: Plan, opts: Options, progress: Callable[[str], None] = lambda 
 
 
 def _sample(
-    client: redis.Redis, prefix: str, plan: Plan, groups: list[procs.Group]
+    client: redis.Redis,
+    prefix: str,
+    plan: Plan,
+    workers: list[procs.Group],
+    servers: list[procs.Group],
 ) -> list[Sample]:
+    """Read the counters until all jobs are done; CPU too where a window may open or close."""
     done_key, seen_key = s.done_key(prefix), s.seen_key(prefix)
+    groups = workers + servers
     samples: list[Sample] = []
     start = time.monotonic()
     deadline = start + plan.timeout
+    first_done = all_seen = False
     while True:
         with client.pipeline(transaction=False) as pipe:
             pipe.get(done_key)
             pipe.scard(seen_key)
-            raw_done, seen = pipe.execute()
+            raw_done, raw_seen = pipe.execute()
         now = time.monotonic()
-        sample = Sample(now - start, int(raw_done or 0), int(seen))
+        done, seen = int(raw_done or 0), int(raw_seen)
+        opens = (done > 0 and not first_done) or (seen >= plan.workers and not all_seen)
+        cpu = procs.cpu_seconds(workers) if opens or done >= plan.jobs else None
+        first_done, all_seen = first_done or done > 0, all_seen or seen >= plan.workers
+        sample = Sample(now - start, done, seen, cpu)
         samples.append(sample)
         if sample.done >= plan.jobs:
             return samples

@@ -23,6 +23,18 @@ def test_window_starts_when_all_workers_consume_and_ends_at_the_last_job() -> No
     assert w.rate == 50.0
 
 
+def test_cpu_per_job_comes_from_the_samples_that_bound_the_window() -> None:
+    samples = [
+        Sample(1.0, 10, 1, cpu=0.5),
+        Sample(2.0, 30, 2, cpu=1.0),
+        Sample(3.0, 80, 2),
+        Sample(4.0, 130, 2, cpu=1.25),
+    ]
+    assert window(samples, workers=2, jobs=130).cpu_per_job == pytest.approx(0.0025)
+    samples[1] = Sample(2.0, 30, 2)  # not read at the window's start: unknown, not guessed
+    assert window(samples, workers=2, jobs=130).cpu_per_job is None
+
+
 def test_window_falls_back_to_the_first_completion_when_a_worker_never_got_a_job() -> None:
     samples = [Sample(0.1, 0, 0), Sample(0.2, 5, 1), Sample(0.7, 55, 1)]
     w = window(samples, workers=4, jobs=55)
@@ -40,7 +52,9 @@ def test_window_that_would_be_empty_is_refused() -> None:
 
 
 def _result(name: str, n: int, *rates: float, errors: tuple[str, ...] = ()) -> report.Result:
-    return report.Result(name, n, "settings", tuple(rates), 0.5, True, errors)
+    return report.Result(
+        name, n, "settings", tuple(rates), 0.5, True, cpu_per_job=250e-6, errors=errors
+    )
 
 
 def test_ratio_is_tubeworks_over_the_row_at_the_same_n() -> None:
@@ -63,8 +77,8 @@ def test_table_shows_rates_ratios_and_failures() -> None:
     ]
     lines = report.table(rows).splitlines()
     assert lines[0].split()[:3] == ["framework", "N", "jobs/s"]
-    assert lines[1].split()[:5] == ["tubeworks", "1", "1000", "1.00", "0.50"]
-    assert lines[2].split()[:5] == ["rq", "1", "400", "2.50", "0.50"]
+    assert lines[1].split()[:7] == ["tubeworks", "1", "1000", "1.00", "0.50", "250", "settings"]
+    assert lines[2].split()[:6] == ["rq", "1", "400", "2.50", "0.50", "250"]
     assert lines[3].split()[:5] == ["celery", "1", "-", "-", "-"]
     assert lines[3].endswith("FAILED: celery worker exited with 1: boom")
 
