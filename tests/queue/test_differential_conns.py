@@ -12,6 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 from difftool import (
+    Block,
     Close,
     Drain,
     Read,
@@ -269,3 +270,19 @@ def test_many_connections() -> None:
     steps.append(Send("c1", b"list-tubes\r\nstats-tube t1\r\nstats\r\n"))
     oracle, _ = differential(steps)
     assert oracle.transcript[-1][1][2].startswith(b"OK ")
+
+
+@known_difference(
+    "1.12's waiting set keeps its take position across an immediate reserve: after `a` got a "
+    "ready job at once, waiters b and c get jobs 3 and 2; ours gives 2 and 3"
+)
+def test_take_position_survives_an_immediate_reserve() -> None:
+    """§4 "which waiting client gets it": a reserve answered at once still moves 1.12's take
+    position, so the next two waiters are served second-first."""
+    steps: list[Step] = [
+        Send("p", b"put 0 0 99 1\r\nx\r\n"), Block("a"), Block("b"), Block("c"),
+        Send("p", b"put 0 0 99 1\r\ny\r\n" * 2), Read("a"), Read("b"), Read("c"),
+    ]
+    oracle, _ = differential(steps)
+    assert [rs for _, rs in oracle.transcript[5:]] == [
+        [b"RESERVED 1 1\r\nx\r\n"], [b"RESERVED 3 1\r\ny\r\n"], [b"RESERVED 2 1\r\ny\r\n"]]
