@@ -11,6 +11,7 @@ import contextlib
 import os
 import secrets
 import socket
+import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -22,7 +23,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(__file__)))  # tests/queue: d
 
 from difftool import READ_TIMEOUT, Conn, parse_yaml
 
-from servers import RunningServer, running
+from servers import RunningServer, free_port, tubeworks_argv, wait_listening
 
 PG_DSN = os.environ.get("TUBEWORKS_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 
@@ -58,11 +59,29 @@ def pg_schema() -> Iterator[str]:
         drop_schema(schema)
 
 
+#: Seconds a server may take to listen: importing psycopg and migrating is slow on a busy
+#: two-core machine, more so with two servers starting at once.
+START_TIMEOUT = 30.0
+
+
 @contextlib.contextmanager
-def pg_server(schema: str, *flags: str, **kw: object) -> Iterator[RunningServer]:
-    """``tubeworks queue --store`` on ``schema``."""
-    with running("tubeworks", "--store", store_url(schema), *flags, **kw) as srv:
+def pg_server(schema: str, *flags: str) -> Iterator[RunningServer]:
+    """``tubeworks queue --store`` on ``schema``, stopped afterwards."""
+    port = free_port()
+    argv = [*tubeworks_argv(), "queue", "-l", "127.0.0.1", "-p", str(port),
+            "--store", store_url(schema), *flags]
+    proc = subprocess.Popen(
+        argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    srv = RunningServer("tubeworks", "127.0.0.1", port, proc, argv)
+    try:
+        wait_listening("127.0.0.1", port, proc, timeout=START_TIMEOUT)
         yield srv
+    finally:
+        srv.stop()
+        for pipe in (proc.stdout, proc.stderr):
+            if pipe:
+                pipe.close()
 
 
 def sql(schema: str, query: str, params: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
