@@ -19,6 +19,7 @@ from socket import SOMAXCONN
 from typing import Any, TypeVar
 
 from tubeworks.supervisor import datatypes as dt
+from tubeworks.supervisor import dotenv
 from tubeworks.supervisor.ini import IniError, Loc, Section, Value, parse_ini
 from tubeworks.supervisor.records import (
     AUTO,
@@ -276,6 +277,24 @@ def _fcgi_socket(section: Section, names: dict[str, Any], program: str) -> FcgiS
     )
 
 
+def _with_env_file(
+    r: _Reader, path: str, environment: tuple[tuple[str, str], ...]
+) -> tuple[tuple[str, str], ...]:
+    """The file's variables, overridden by ``environment=`` (written in the section)."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else str(exc)
+        raise r.fail("env_file", f"could not read {path!r}: {reason}") from None
+    try:
+        merged = dict(dotenv.parse(text))
+    except dotenv.DotenvError as exc:
+        raise ConfigError(exc.message, Loc(path, exc.line)) from None
+    merged.update(environment)
+    return tuple(merged.items())
+
+
 def _processes(
     section: Section, kind: str, group: str, names: dict[str, Any], warnings: list[str]
 ) -> tuple[int, tuple[ProcessConfig, ...]]:
@@ -337,6 +356,9 @@ def _processes(
             environment = dt.environment(env_text)
         except ValueError as exc:
             raise r.fail("environment", str(exc)) from None
+        env_file = r.text("env_file", None, per)
+        if env_file:
+            environment = _with_env_file(r, os.path.join(here, env_file), environment)
         per.update({f"ENV_{k}": v for k, v in environment})
         name = r.text("process_name", "%(program_name)s", per) or ""
         try:

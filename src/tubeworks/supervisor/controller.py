@@ -45,10 +45,11 @@ from tubeworks.supervisor.client import (
     split_namespec,
 )
 from tubeworks.supervisor.config import CtlConfig
+from tubeworks.supervisor.ctlextra import WAIT_USAGE, ExtraCommands
 from tubeworks.supervisor.ctllogs import LogCommands
 
 
-class Controller(LogCommands):
+class Controller(LogCommands, ExtraCommands):
     """Runs one command line at a time; ``exitstatus`` is what the process exits with."""
 
     def __init__(self, config: CtlConfig, out: TextIO = sys.stdout) -> None:
@@ -485,6 +486,9 @@ class Controller(LogCommands):
     def do_help(self, args: list[str]) -> None:
         if args and args[0] in USAGE:
             self.say(USAGE[args[0]])
+            return
+        if args and args[0] == "wait":
+            self.say(WAIT_USAGE)
             return
         commands = sorted(n[3:] for n in dir(self) if n.startswith("do_"))
         self.say("\ndocumented commands (type help <topic>):\n" + "=" * 40)

@@ -66,7 +66,8 @@ def ctl_command(
     command: tuple[str, ...],
 ) -> None:
     """Control a supervisord: status [--json], start, stop, restart, signal, tail [-f],
-    maintail, clear, pid, avail, reread, update, add, remove, shutdown, reload, version.
+    maintail, clear, pid, avail, reread, update, add, remove, shutdown, reload, version,
+    and ours: wait, reopen.
 
     Output and exit codes are those of supervisorctl."""
     config = _client_config(configuration, serverurl, username, password)

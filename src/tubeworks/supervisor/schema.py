@@ -47,6 +47,8 @@ EVENT_TYPES = frozenset(
     ]
 )
 
+# Ours, beyond supervisord (docs/supervisor.md "Beyond supervisord"); all off by default.
+EXTRA_PROGRAM_KEYS = ("env_file",)
 _LOG_KEYS = tuple(
     f"{stream}_{key}"
     for stream in ("stdout", "stderr")
@@ -81,6 +83,7 @@ PROGRAM_KEYS = frozenset(
         "directory",
         "umask",
         "serverurl",
+        *EXTRA_PROGRAM_KEYS,
     ]
 ) | frozenset(_LOG_KEYS)
 SECTION_KEYS: dict[str, frozenset[str]] = {
