@@ -76,6 +76,10 @@ def test_pause_kick_bury_and_stats_are_global() -> None:
             assert time.monotonic() < deadline, tube
             time.sleep(0.05)
             tube = ca.yaml(b"stats-tube g\r\n")
+        # connections too: a's client counts on b once a's housekeeping has written it
+        while cb.yaml(b"stats\r\n")["current-connections"] != "2":
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
         assert ca.call(b"kick 5\r\n") == b"KICKED 1\r\n"
         assert cb.yaml(b"stats-job %d\r\n" % j1)["kicks"] == "1"
         stats = cb.yaml(b"stats\r\n")

@@ -150,8 +150,12 @@ FROM server_tubes st JOIN servers s ON s.id = st.server_id
 WHERE st.server_id <> %(me)s AND s.heartbeat > %(alive_after)s
 GROUP BY st.tube
 """
+#: Other servers' counters, and their gauges ("current-...") while they are alive.
 OTHERS_COUNTERS: Final = """
-SELECT tube, name, sum(value) FROM server_counters WHERE server_id <> %(me)s GROUP BY tube, name
+SELECT c.tube, c.name, sum(c.value) FROM server_counters c
+WHERE c.server_id <> %(me)s AND (c.name NOT LIKE 'current-%%' OR EXISTS (
+    SELECT 1 FROM servers s WHERE s.id = c.server_id AND s.heartbeat > %(alive_after)s))
+GROUP BY c.tube, c.name
 """
 
 TUBE_PAUSE: Final = "SELECT pause, unpause_at, cmd_pause FROM tubes WHERE name = %(tube)s"
@@ -198,6 +202,7 @@ INSERT INTO server_counters VALUES (%(me)s, %(tube)s, %(name)s, %(value)s)
 ON CONFLICT (server_id, tube, name) DO UPDATE SET value = EXCLUDED.value
 """
 UNREGISTER: Final = """
-WITH a AS (DELETE FROM server_tubes WHERE server_id = %(me)s)
+WITH a AS (DELETE FROM server_tubes WHERE server_id = %(me)s),
+     b AS (DELETE FROM server_counters WHERE server_id = %(me)s AND name LIKE 'current-%%')
 DELETE FROM servers WHERE id = %(me)s
 """

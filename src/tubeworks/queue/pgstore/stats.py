@@ -207,10 +207,10 @@ class Reports:
             "total-jobs": total("total-jobs"),
             "max-job-size": self.max_job_size,
             "current-tubes": len(tubes),
-            "current-connections": len(self.conns),
-            "current-producers": sum(1 for c in self.conns.values() if c.producer),
-            "current-workers": sum(1 for c in self.conns.values() if c.worker),
-            "current-waiting": sum(1 for c in self.conns.values() if c.blocked),
+            "current-connections": total("current-connections"),
+            "current-producers": total("current-producers"),
+            "current-workers": total("current-workers"),
+            "current-waiting": total("current-waiting"),
             "total-connections": total("total-connections"),
             "pid": os.getpid(),
             "version": PROTOCOL_VERSION,
@@ -244,11 +244,18 @@ class Reports:
         mine[(b"", "job-timeouts")] = self.job_timeouts
         mine[(b"", "total-jobs")] = self.total_jobs
         mine[(b"", "total-connections")] = self.total_connections
+        # gauges (names start "current-"): other servers' count only while they are alive
+        conns = self.conns.values()
+        mine[(b"", "current-connections")] = len(self.conns)
+        mine[(b"", "current-producers")] = sum(1 for c in conns if c.producer)
+        mine[(b"", "current-workers")] = sum(1 for c in conns if c.worker)
+        mine[(b"", "current-waiting")] = sum(1 for c in conns if c.blocked)
         return mine
 
     async def _global_counters(self) -> dict[tuple[bytes, str], int]:
         totals = self._my_counters()
-        for tube, name, value in await self.pool.fetch(sql.OTHERS_COUNTERS, {"me": self.server_id}):
+        params = {"me": self.server_id, "alive_after": time.time() - DEAD_AFTER_SECONDS}
+        for tube, name, value in await self.pool.fetch(sql.OTHERS_COUNTERS, params):
             totals[(tube, name)] = totals.get((tube, name), 0) + int(value)
         return totals
 
