@@ -178,6 +178,11 @@ class QueueConnection(asyncio.Protocol):
             if reason is Stop.BLOCKED:
                 self.server.core.give_up_waiting(session.conn)
                 self._flush()
+            if session.conn.waiting:
+                # An asynchronous store still owes a reply: close once it has come (the
+                # delivery resumes this connection, which lands here again).
+                self.server.arm_timer()
+                return
             self._close()
         self.server.arm_timer()
 
