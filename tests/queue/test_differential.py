@@ -12,8 +12,9 @@ touch these check OUR behaviour instead, in the ``test_ours_*`` tests at the end
 1. String values in YAML are double-quoted, as in 1.13: ``stats`` hostname/os/platform,
    ``stats-tube`` name, ``stats-job`` tube (``name: "default"``). The differential comparison
    strips the quotes from ours after asserting they are there (``difftool.normalise``).
-2. ``reserve-with-timeout <n>`` is parsed strictly, as in 1.13: decimal digits only and
-   n ≤ 2147483647, else ``BAD_FORMAT`` (1.12: ``abc`` → TIMED_OUT, ``-1`` → waits forever).
+2. ``reserve-with-timeout <n>`` is parsed strictly, as in 1.13: n must start with a decimal
+   digit and be ≤ 2147483647, else ``BAD_FORMAT`` (1.12: ``abc`` → TIMED_OUT, ``-1`` → waits
+   forever). Text after the digits is ignored, as the reference says 1.13 does (not pinned).
 3. An over-long line never swallows the following command: one ``BAD_FORMAT`` per over-long
    line, then the next line is served (1.12 swallows the next line when a 225-byte line
    arrives with its CRLF in one chunk). Differential long-line cases avoid that boundary.
@@ -21,7 +22,7 @@ touch these check OUR behaviour instead, in the ``test_ours_*`` tests at the end
    (1.12 sometimes misses it, reference §10): tested against ours only.
 5. ``id`` in ``stats`` always contains a letter (1.12's 16 random hex digits may be all digits,
    which YAML readers then take for a number).
-6. ``version`` in ``stats`` is ours; it is a process fact and never compared.
+6. ``version`` in ``stats`` is ours (``"1.13"``); it is a process fact and never compared.
 
 KNOWN (not deliberate) differences are listed, with the failing input, in ``KNOWN_DIFFS``
 below, in ``test_differential_conns`` and in ``test_differential_wal``; those tests are marked
