@@ -37,7 +37,7 @@ def _harness(
 ) -> tuple[subprocess.CompletedProcess[str], str]:
     """Run the harness with a marker in its environment; return the result and the marker."""
     marker = uuid.uuid4().hex
-    env = {**os.environ, "TWBENCH_TEST_RUN": "", "BENCH_WORKERS_TEST_RUN": marker}
+    env = {**os.environ, "BENCH_WORKERS_TEST_RUN": marker}
     proc = subprocess.run(
         [sys.executable, "-m", "benchmarks.workers", "--redis-url", REDIS_URL, *args],
         cwd=REPO,
