@@ -122,3 +122,36 @@ def test_ctl_reopen_moves_logging_to_a_fresh_file(tmp_path: Path) -> None:
         wait_for(lambda: log.exists() and "after" in log.read_text(), what="line in new file")
         assert "after" not in (tmp_path / "echo.log.1").read_text()
         assert "before" not in log.read_text()
+
+
+def test_line_stamper_stamps_each_line_once_across_chunks() -> None:
+    from tubeworks.supervisor.stamps import LineStamper, stamp
+
+    s = LineStamper()
+    a, b = stamp(0.5).decode(), stamp(90061.25).decode()
+    assert s.feed(b"one\ntw", 0.5).decode() == f"{a}one\n{a}tw"
+    assert s.feed(b"o\nthree\n", 90061.25).decode() == f"o\n{b}three\n"
+    assert s.feed(b"\n", 0.5).decode() == f"{a}\n"
+    assert a.endswith(",500 ") and b.endswith(",250 ")
+
+
+@pytest.mark.timeout(60)
+def test_log_timestamps_prefix_captured_lines(tmp_path: Path) -> None:
+    import re
+
+    programs = (
+        "[program:talk]\ncommand=sh -c 'echo out1; echo out2; echo err1 >&2; exec sleep 1000'\n"
+        "startsecs=0\nstdout_logfile=%(here)s/out.log\nstderr_logfile=%(here)s/err.log\n"
+        "stdout_log_timestamps=true\n"
+    )
+    conf = write_config(tmp_path, programs)
+    with running_daemon("tubeworks", conf) as d:
+        d.wait_state("talk", "RUNNING")
+        out = wait_for(
+            lambda: (t := (tmp_path / "out.log").read_text()).count("\n") == 2 and t,
+            what="two stdout lines",
+        )
+        stamped = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} "
+        assert re.fullmatch(f"{stamped}out1\n{stamped}out2\n", out), out
+        err = wait_for(lambda: (tmp_path / "err.log").read_text(), what="stderr line")
+        assert err == "err1\n"

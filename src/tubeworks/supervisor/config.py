@@ -164,6 +164,7 @@ def _supervisord(
         strip_ansi=r.get("strip_ansi", dt.boolean, "false"),
         environment=environment,
         identifier=r.text("identifier", "supervisor") or "supervisor",
+        remember_manual_stops=r.get("remember_manual_stops", dt.boolean, "false"),
         where={key: value.loc for key, value in section.values.items()},
     )
 
@@ -247,6 +248,7 @@ def _logconfig(r: _Reader, stream: str, extra: dict[str, Any]) -> LogConfig:
         capture_maxbytes=r.get(f"{stream}_capture_maxbytes", dt.byte_size, "0"),
         events_enabled=r.get(f"{stream}_events_enabled", dt.boolean, "false"),
         syslog=syslog,
+        timestamps=r.get(f"{stream}_log_timestamps", dt.boolean, "false"),
     )
 
 
@@ -383,6 +385,7 @@ def _processes(
                 directory=r.text("directory", None, per),
                 serverurl=serverurl,
                 fcgi=fcgi,
+                pdeathsig=r.get("pdeathsig", dt.signal_number, "") if r.raw("pdeathsig") else None,
                 section=section.name,
                 where=where,
                 **settings,  # type: ignore[arg-type]

@@ -31,6 +31,7 @@ from tubeworks.supervisor.logs import (
     send_to_syslog,
     syslog_lines,
 )
+from tubeworks.supervisor.manualstops import StopMemory, memory_for
 from tubeworks.supervisor.runtime import EventSink, Group, Process, diff_groups
 from tubeworks.supervisor.spawn import (
     SpawnError,
@@ -40,6 +41,7 @@ from tubeworks.supervisor.spawn import (
     resolve_command,
     spawn_child,
 )
+from tubeworks.supervisor.stamps import LineStamper
 from tubeworks.supervisor.states import (
     RUNNING_STATES,
     STOPPED_STATES,
@@ -80,6 +82,21 @@ class Supervisor:
         # variable below asks for the SIGCHLD path, which tests use to cover it)
         self.use_pidfd = hasattr(os, "pidfd_open") and not os.environ.get(NO_PIDFD_ENV)
         self._sigchld_children: dict[int, Process] = {}  # pid -> process, without pidfds
+        self.stops: StopMemory | None = None  # remember_manual_stops=true
+
+    def _load_stops(self) -> None:
+        sv = self.config.supervisord
+        self.stops = memory_for(sv.remember_manual_stops, sv.pidfile, self.stops)
+
+    def _autostarts(self, process: Process) -> bool:
+        return process.config.autostart and not (
+            self.stops is not None and process.namespec in self.stops
+        )
+
+    def _note_manual(self, process: Process, stopped: bool) -> None:
+        error = self.stops.note(process.namespec, stopped) if self.stops else None
+        if error:
+            self.log.log("error", error)
 
     # ---- lookups ----
 
@@ -255,8 +272,9 @@ class Supervisor:
             send_to_syslog(syslog_lines(process.name, data))
         log = process.logs.get(channel)
         if log is not None:
+            stamper = process.stampers.get(channel)
             try:
-                log.write(data)
+                log.write(stamper.feed(data, time.time()) if stamper else data)
             except OSError as exc:
                 self.log.log("critical", f"could not write {channel} log of {process.name}: {exc}")
         if self.log.enabled("debug"):
@@ -387,6 +405,8 @@ class Supervisor:
         for channel, lc in (("stdout", config.stdout), ("stderr", config.stderr)):
             if lc.capture_maxbytes > 0:
                 process.capture[channel] = CaptureSplitter(lc.capture_maxbytes)
+            if lc.timestamps:
+                process.stampers[channel] = LineStamper()
         return process
 
     def add_group(self, config: GroupConfig) -> Group:
@@ -397,7 +417,7 @@ class Supervisor:
             self.bus.group_added(config.name)
         if self.state != SupervisorState.SHUTDOWN:
             for process in group.ordered():
-                if process.config.autostart and process.state == ProcessState.STOPPED:
+                if self._autostarts(process) and process.state == ProcessState.STOPPED:
                     self.feed(process, m.Start())
         return group
 
@@ -411,9 +431,13 @@ class Supervisor:
             self._release(process)
 
     def start(self, process: Process) -> None:
+        """A start by hand (XML-RPC), which also ends a remembered manual stop."""
+        self._note_manual(process, stopped=False)
         self.feed(process, m.Start())
 
     def stop(self, process: Process) -> None:
+        """A stop by hand (XML-RPC); remembered with remember_manual_stops=true."""
+        self._note_manual(process, stopped=True)
         self.feed(process, m.Stop())
 
     # ---- waiting ----
@@ -502,6 +526,7 @@ class Supervisor:
                 self.remove_group(name)
         old = self.config
         self.config = new
+        self._load_stops()
         self.log.reconfigure(
             new.supervisord.logfile,
             new.supervisord.loglevel,
@@ -539,7 +564,7 @@ class Supervisor:
             processes[pc.name] = process
         group = self.groups[config.name] = Group(config, processes)
         for process in group.ordered():
-            if process.name not in kept and process.config.autostart:
+            if process.name not in kept and self._autostarts(process):
                 self.feed(process, m.Start())
 
     def _release(self, process: Process) -> None:
@@ -559,6 +584,7 @@ class Supervisor:
         loop.add_signal_handler(signal.SIGHUP, self._on_hup)
         loop.add_signal_handler(signal.SIGUSR2, self._on_usr2)
         loop.set_exception_handler(self._on_loop_error)
+        self._load_stops()
         for group_config in self.config.groups:
             self.add_group(group_config)
         if self.bus is not None:

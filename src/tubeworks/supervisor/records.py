@@ -26,6 +26,7 @@ class LogConfig:
     capture_maxbytes: int
     events_enabled: bool
     syslog: bool
+    timestamps: bool = False  # ours: prefix each logged line with the time it was read
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,7 @@ class ProcessConfig:
     umask: int | None
     serverurl: str | None  # None = AUTO (supervisord's own url)
     fcgi: FcgiSocket | None = None  # [fcgi-program:x] only: the socket given as fd 0
+    pdeathsig: int | None = None  # ours: signal the child gets if the supervisor dies
     section: str = field(default="", compare=False)  # e.g. "program:web", for messages
     where: Mapping[str, Loc] = field(default_factory=dict, compare=False, repr=False)
 
@@ -103,6 +105,7 @@ class SupervisordConfig:
     strip_ansi: bool = False
     environment: tuple[tuple[str, str], ...] = ()
     identifier: str = "supervisor"
+    remember_manual_stops: bool = False  # ours: see manualstops.py
     where: Mapping[str, Loc] = field(default_factory=dict, compare=False, repr=False)
 
 

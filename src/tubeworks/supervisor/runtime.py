@@ -12,6 +12,7 @@ from tubeworks.supervisor import machine as m
 from tubeworks.supervisor.capture import CaptureSplitter
 from tubeworks.supervisor.config import GroupConfig, ProcessConfig
 from tubeworks.supervisor.logs import RotatingFile
+from tubeworks.supervisor.stamps import LineStamper
 from tubeworks.supervisor.states import ProcessState
 
 
@@ -28,6 +29,7 @@ class Process:
     removed: bool = False
     capture: dict[str, CaptureSplitter] = field(default_factory=dict)  # capture mode channels
     stdin_pending: bytes = b""  # written to the child's stdin as it reads
+    stampers: dict[str, LineStamper] = field(default_factory=dict)  # log_timestamps channels
 
     @property
     def config(self) -> ProcessConfig:

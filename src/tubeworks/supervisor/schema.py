@@ -48,7 +48,12 @@ EVENT_TYPES = frozenset(
 )
 
 # Ours, beyond supervisord (docs/supervisor.md "Beyond supervisord"); all off by default.
-EXTRA_PROGRAM_KEYS = ("env_file",)
+EXTRA_PROGRAM_KEYS = (
+    "env_file",
+    "pdeathsig",
+    "stdout_log_timestamps",
+    "stderr_log_timestamps",
+)
 _LOG_KEYS = tuple(
     f"{stream}_{key}"
     for stream in ("stdout", "stderr")
@@ -106,6 +111,7 @@ SECTION_KEYS: dict[str, frozenset[str]] = {
             "strip_ansi",
             "environment",
             "identifier",
+            "remember_manual_stops",  # ours
         ]
     ),
     "unix_http_server": frozenset({"file", "chmod", "chown", "username", "password"}),
