@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 
 from tubeworks.supervisor import datatypes as dt
 from tubeworks.supervisor import dotenv
+from tubeworks.supervisor import restartpolicy as rp
 from tubeworks.supervisor.ini import IniError, Loc, Section, Value, parse_ini
 from tubeworks.supervisor.records import (
     AUTO,
@@ -320,7 +321,9 @@ def _processes(
         autostart=r.get("autostart", dt.boolean, "true"),
         autorestart=r.get("autorestart", dt.autorestart, "unexpected"),
         startsecs=r.get("startsecs", lambda s: dt.integer(s, 0), "1"),
-        startretries=r.get("startretries", lambda s: dt.integer(s, 0), "3"),
+        startretries=-1
+        if r.get("retry_forever", dt.boolean, "false")
+        else r.get("startretries", rp.retries, "3"),
         exitcodes=r.get("exitcodes", dt.exit_codes, "0"),
         stopsignal=r.get("stopsignal", dt.signal_number, "TERM"),
         stopwaitsecs=r.get("stopwaitsecs", lambda s: dt.integer(s, 0), "10"),
@@ -386,6 +389,11 @@ def _processes(
                 serverurl=serverurl,
                 fcgi=fcgi,
                 pdeathsig=r.get("pdeathsig", dt.signal_number, "") if r.raw("pdeathsig") else None,
+                restart_backoff=r.get("restart_backoff", rp.backoff_kind, "linear"),
+                backoff_max=r.get("backoff_max", rp.seconds, "0"),
+                backoff_jitter=r.get("backoff_jitter", rp.fraction, "0"),
+                restart_delay=r.get("restart_delay", rp.seconds, "0"),
+                max_age=r.get("max_age", rp.seconds, "0"),
                 section=section.name,
                 where=where,
                 **settings,  # type: ignore[arg-type]

@@ -150,7 +150,7 @@ class Supervisor:
             if process.removed:
                 return
             if self.state == SupervisorState.SHUTDOWN and isinstance(
-                timer.event, m.BackoffElapsed | m.RestartDue
+                timer.event, m.BackoffElapsed | m.RestartDue | m.AgeReached
             ):
                 return  # shutting down: no more starts
             self.feed(process, timer.event)

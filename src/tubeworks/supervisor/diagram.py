@@ -1,8 +1,8 @@
 """Draw the process state diagram from the state machine itself, so the docs cannot drift.
 
 Every (state, event) rule in :data:`machine.TRANSITIONS` is run on a handful of sample
-processes (startsecs 0/1, startretries 0/3, each autorestart policy, early and late times,
-expected and unexpected exits); every state change it announces becomes an edge.
+processes (startsecs 0/1, startretries 0/3, each autorestart policy, max_age 0/50, early
+and late times, expected and unexpected exits); every state change it announces becomes an edge.
 ``python -m tubeworks.supervisor.diagram`` prints the Mermaid source used in
 docs/supervisor.md, and a test checks the two are identical.
 """
@@ -29,14 +29,19 @@ _SAMPLE_EVENTS: dict[type, list[m.Event]] = {
     m.BackoffElapsed: [m.BackoffElapsed()],
     m.StopTimeout: [m.StopTimeout()],
     m.RestartDue: [m.RestartDue()],
+    m.AgeReached: [m.AgeReached()],
 }
 
 
 def _configs() -> list[ProcessConfig]:
     base = parse_config("[program:p]\ncommand=/bin/x\n", "diagram", {}).groups[0].processes[0]
     return [
-        dataclasses.replace(base, startsecs=secs, startretries=retries, autorestart=policy)
-        for secs, retries, policy in itertools.product((0, 1), (0, 3), list(Autorestart))
+        dataclasses.replace(
+            base, startsecs=secs, startretries=retries, autorestart=policy, max_age=age
+        )
+        for secs, retries, policy, age in itertools.product(
+            (0, 1), (0, 3), list(Autorestart), (0.0, 50.0)
+        )
     ]
 
 

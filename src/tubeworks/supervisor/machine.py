@@ -27,6 +27,7 @@ from dataclasses import dataclass, replace
 
 from tubeworks.supervisor.config import ProcessConfig
 from tubeworks.supervisor.datatypes import Autorestart, signal_name
+from tubeworks.supervisor.restartpolicy import backoff_delay
 from tubeworks.supervisor.states import ProcessState as S
 
 TOO_QUICK = "Exited too quickly (process log may have details)"
@@ -50,6 +51,7 @@ class Proc:
     exitstatus: int | None = None  # None after a too-quick exit (reported as 0)
     spawnerr: str = ""  # why the last start failed, shown as the description
     killing: bool = False  # a stop signal was sent; the next exit means STOPPED
+    recycling: bool = False  # stopped for max_age: start again once it has exited
 
     @property
     def name(self) -> str:
@@ -115,6 +117,11 @@ class RestartDue:
     """Timer: a rate-limited autorestart may go ahead."""
 
 
+@dataclass(frozen=True)
+class AgeReached:
+    """Timer: a RUNNING process may have lived ``max_age`` seconds (recycle it)."""
+
+
 Event = (
     Start
     | Spawned
@@ -127,8 +134,9 @@ Event = (
     | BackoffElapsed
     | StopTimeout
     | RestartDue
+    | AgeReached
 )
-TIMER_EVENTS = (StartSecsElapsed, BackoffElapsed, StopTimeout, RestartDue)
+TIMER_EVENTS = (StartSecsElapsed, BackoffElapsed, StopTimeout, RestartDue, AgeReached)
 
 # ---- effects (outputs) ----
 
@@ -147,7 +155,7 @@ class Kill:
 @dataclass(frozen=True)
 class Timer:
     at: float  # epoch seconds
-    event: StartSecsElapsed | BackoffElapsed | StopTimeout | RestartDue
+    event: StartSecsElapsed | BackoffElapsed | StopTimeout | RestartDue | AgeReached
 
 
 @dataclass(frozen=True)
@@ -204,7 +212,7 @@ def _change(p: Proc, new: S, fx: list[Effect], **changes: object) -> Proc:
 
 def _start(p: Proc, event: Event, now: float) -> Result:
     fx: list[Effect] = []
-    p = _change(p, S.STARTING, fx, laststart=now, spawnerr="", killing=False)
+    p = _change(p, S.STARTING, fx, laststart=now, spawnerr="", killing=False, recycling=False)
     fx.append(Spawn())
     return p, fx
 
@@ -228,7 +236,20 @@ def _running(p: Proc, fx: list[Effect]) -> Result:
             f"{p.config.startsecs} seconds (startsecs)",
         )
     )
+    if p.config.max_age > 0:
+        fx.append(Timer(p.laststart + p.config.max_age, AgeReached()))
     return p, fx
+
+
+def _age_reached(p: Proc, event: Event, now: float) -> Result:
+    due = p.laststart + p.config.max_age
+    if p.config.max_age <= 0:
+        return p, []
+    if now < due:
+        return p, [Timer(due, AgeReached())]
+    p, fx = _stop(p, event, now)
+    fx.insert(0, Log("info", f"recycling: {p.name} has run for max_age={p.config.max_age:g}s"))
+    return replace(p, recycling=True), fx
 
 
 def _startsecs(p: Proc, event: Event, now: float) -> Result:
@@ -239,8 +260,10 @@ def _startsecs(p: Proc, event: Event, now: float) -> Result:
 
 def _backoff(p: Proc, fx: list[Effect], now: float, **changes: object) -> Result:
     backoff = p.backoff + 1
-    p = _change(p, S.BACKOFF, fx, backoff=backoff, delay=now + backoff, pid=0, **changes)
-    if backoff > p.config.startretries:
+    c = p.config
+    wait = backoff_delay(c.restart_backoff, backoff, c.backoff_max, c.backoff_jitter, p.name, now)
+    p = _change(p, S.BACKOFF, fx, backoff=backoff, delay=now + wait, pid=0, **changes)
+    if 0 <= p.config.startretries < backoff:
         return _give_up(p, fx)
     fx.append(Timer(p.delay, BackoffElapsed()))
     return p, fx
@@ -275,7 +298,11 @@ def _exited(p: Proc, event: Event, now: float) -> Result:
     if p.state == S.STOPPING:
         fx.append(Log("info" if expected else "warn", f"stopped: {p.name} ({text})"))
         p = _change(p, S.STOPPED, fx, killing=False, delay=0.0, exitstatus=code)
-        return replace(p, pid=0), fx
+        p = replace(p, pid=0)
+        if p.recycling and event.may_restart:
+            p, more = _start(p, event, now)
+            fx.extend(more)
+        return p, fx
     if p.state == S.STARTING and now - p.laststart < p.config.startsecs:
         fx.append(Log("warn", f"exited: {p.name} ({text}; not expected)"))
         return _backoff(p, fx, now, exitstatus=None, spawnerr=TOO_QUICK)
@@ -296,7 +323,7 @@ def _exited(p: Proc, event: Event, now: float) -> Result:
         p.config.autorestart == Autorestart.UNEXPECTED and not expected
     )
     if restart and event.may_restart:
-        due = p.laststart + MIN_RESTART_INTERVAL
+        due = max(p.laststart + MIN_RESTART_INTERVAL, now + p.config.restart_delay)
         if now < due:
             fx.append(Timer(due, RestartDue()))
             return p, fx
@@ -323,7 +350,7 @@ def _stop_backoff(p: Proc, event: Event, now: float) -> Result:
 
 
 def _stop_again(p: Proc, event: Event, now: float) -> Result:
-    return p, []
+    return replace(p, recycling=False), []  # a stop by hand wins over recycling
 
 
 def _stop_timeout(p: Proc, event: Event, now: float) -> Result:
@@ -364,6 +391,7 @@ TRANSITIONS: dict[tuple[S, type], Rule] = {
     (S.BACKOFF, BackoffElapsed): _backoff_elapsed,
     (S.BACKOFF, GiveUp): _give_up_event,
     (S.EXITED, RestartDue): _restart_due,
+    (S.RUNNING, AgeReached): _age_reached,
     (S.STARTING, Stop): _stop,
     (S.RUNNING, Stop): _stop,
     (S.BACKOFF, Stop): _stop_backoff,

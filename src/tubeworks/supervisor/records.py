@@ -67,6 +67,12 @@ class ProcessConfig:
     serverurl: str | None  # None = AUTO (supervisord's own url)
     fcgi: FcgiSocket | None = None  # [fcgi-program:x] only: the socket given as fd 0
     pdeathsig: int | None = None  # ours: signal the child gets if the supervisor dies
+    # ours, restartpolicy.py: startretries=-1 means forever
+    restart_backoff: str = "linear"
+    backoff_max: float = 0.0  # 0: no cap
+    backoff_jitter: float = 0.0
+    restart_delay: float = 0.0
+    max_age: float = 0.0  # 0: never recycled
     section: str = field(default="", compare=False)  # e.g. "program:web", for messages
     where: Mapping[str, Loc] = field(default_factory=dict, compare=False, repr=False)
 

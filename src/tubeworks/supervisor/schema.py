@@ -53,6 +53,12 @@ EXTRA_PROGRAM_KEYS = (
     "pdeathsig",
     "stdout_log_timestamps",
     "stderr_log_timestamps",
+    "restart_backoff",
+    "backoff_max",
+    "backoff_jitter",
+    "retry_forever",
+    "restart_delay",
+    "max_age",
 )
 _LOG_KEYS = tuple(
     f"{stream}_{key}"
