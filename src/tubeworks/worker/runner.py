@@ -1,15 +1,25 @@
 """The worker loop: reserve, decode, call the handler, delete; and everything around it.
 
 Theory of operation. ``concurrency`` slot threads each own one queue connection and handle
-one job at a time: reserve, ``stats-job`` (tube, TTR, attempt number), decode, run the
-handler on a short-lived daemon thread, and meanwhile touch the job every half TTR (or when
-the handler asks). The verdict comes from :func:`tubeworks.worker.policy.decide`.
+one job at a time: reserve, decode, run the handler on the slot thread itself, then delete
+(or release/bury). One shared "toucher" thread per worker watches the handlers that are
+running and touches their jobs every half TTR (or when a handler asks), on the slot's own
+connection, which the slot leaves to it while its handler runs (``_Slot.conn``).
+
+What the happy path skips, because each round trip and thread start costs the worker about
+as much CPU as a no-op job: no thread per job, and no ``stats-job`` unless something needs
+it. The tube is known when the worker watches just one; the TTR only matters to a handler
+still running after ``TTR_PROBE`` seconds (the toucher fetches it then); the priority and
+attempt number only on failure. Handlers that take a :class:`JobContext`, and workers that
+watch several tubes, fetch ``stats-job`` up front as before. The verdict comes from
+:func:`tubeworks.worker.policy.decide`.
 
 Stopping. ``stop()`` (first SIGTERM/SIGINT, or recycling) makes slots stop reserving: a slot
 blocked in ``reserve`` has its connection shut down, which makes the server release anything
 it was about to hand over; a slot holding a job finishes it. After ``grace`` seconds, or at a
-second signal, slots release the jobs still running and exit. Handler threads are daemons,
-so an abandoned handler cannot keep the process alive.
+second signal, the toucher releases the jobs still running and the worker returns without
+waiting for their handlers. Slot threads are daemons, so an abandoned handler cannot keep the
+process alive.
 """
 
 from __future__ import annotations
@@ -25,7 +35,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import FrameType
-from typing import Any
 
 from tubeworks.client import Client as QueueClient
 from tubeworks.client import (
@@ -33,6 +42,7 @@ from tubeworks.client import (
     DeadlineSoon,
     Forbidden,
     Job,
+    JobStats,
     TimedOut,
     TransportError,
     Unauthorized,
@@ -47,6 +57,10 @@ from tubeworks.worker.stats import Counters, WorkerStatistics
 __all__ = ["Worker", "WorkerConfig"]
 
 log = logging.getLogger("tubeworks.worker")
+
+# A handler still running this long after its reserve has its TTR fetched, to schedule
+# touches. Below half of beanstalkd's smallest TTR (1 s), so the first touch is never late.
+TTR_PROBE = 0.25
 
 
 @dataclass(frozen=True)
@@ -71,6 +85,22 @@ def rss_bytes() -> int:
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
+class _Running:
+    """A handler running on a slot thread, as the toucher sees it (guarded by Worker.cond)."""
+
+    def __init__(self, slot: _Slot, job: Job, reserved_at: float, ttr: float | None) -> None:
+        self.slot = slot
+        self.job = job
+        self.ttr = ttr
+        self.reserved_at = reserved_at
+        first = TTR_PROBE if ttr is None else touch_interval(ttr)
+        self.next_touch = reserved_at + first  # or, while ttr is None, when to fetch it
+        self.touch_asked = False
+        self.finished = False  # the handler returned: the slot has its connection back
+        self.busy = False  # the toucher is using the slot's connection
+        self.abandoned = False  # released at shutdown: the slot must not apply a verdict
+
+
 class _Slot:
     """One thread, one queue connection, one job at a time."""
 
@@ -81,8 +111,10 @@ class _Slot:
         self.number = number
         self.state = self.STARTING
         self.client: QueueClient | None = None
-        self.wake = threading.Event()  # handler finished, touch asked for, or abandon
-        self.thread = threading.Thread(target=self.run_scoped, name=f"tubeworks-slot-{number}")
+        self.settled = threading.Event()  # the thread ended, or its job was abandoned
+        self.thread = threading.Thread(
+            target=self.run_scoped, name=f"tubeworks-slot-{number}", daemon=True
+        )
 
     def interrupt(self) -> None:
         """Wake a slot blocked in reserve by aborting its connection (it never reconnects)."""
@@ -91,8 +123,11 @@ class _Slot:
             client.abort()
 
     def run_scoped(self) -> None:
-        with resource_scope(("slot", self.number)):  # one set of connections per slot
-            self.run()
+        try:
+            with resource_scope(("slot", self.number)):  # one set of connections per slot
+                self.run()
+        finally:
+            self.settled.set()
 
     def run(self) -> None:
         w = self.worker
@@ -133,13 +168,33 @@ class _Slot:
                     w.release_unstarted(self.client, job)
                     break
                 w.counters.add("reserved")
-                w.process(self, self.client, job)
+                if not w.process(self, self.client, job):
+                    break  # abandoned at shutdown
                 w.after_job()
         finally:
             with w.lock:
                 self.state = self.DONE
             if self.client is not None:
                 self.client.close()
+
+
+class _JobInfo:
+    """``stats-job`` for one job, fetched at most once and only when something needs it."""
+
+    def __init__(self, client: QueueClient, job: Job, tube: str | None) -> None:
+        self.client = client
+        self.job = job
+        self.known_tube = tube
+        self.stats: JobStats | None = None
+
+    def get(self) -> JobStats:
+        if self.stats is None:
+            self.stats = self.client.stats_job(self.job)
+        return self.stats
+
+    @property
+    def tube(self) -> str:
+        return self.known_tube if self.known_tube is not None else self.get().tube
 
 
 class Worker:
@@ -167,6 +222,8 @@ class Worker:
         if missing or not self.tubes:
             known = ", ".join(sorted(app.handlers)) or "none"
             raise ValueError(f"no handler for tubes {missing or '(none given)'}; handlers: {known}")
+        # With one watched tube every reserved job is from it: no stats-job to learn the tube.
+        self.only_tube = self.tubes[0] if len(self.tubes) == 1 else None
         self.rng = rng or random.Random()
         self.clock = clock
         self.counters = Counters()
@@ -178,6 +235,11 @@ class Worker:
         self._jobs_done = 0
         self._signals = 0
         self._slots = [_Slot(self, n) for n in range(self.config.concurrency)]
+        self.cond = threading.Condition()  # guards _running and _toucher_exit
+        self._running: dict[int, _Running] = {}  # by slot number
+        self._toucher_exit = False
+        self._toucher = threading.Thread(target=self._touch_loop, name="tubeworks-toucher")
+        self._toucher.daemon = True
 
     # -- control ---------------------------------------------------------------------------
 
@@ -206,8 +268,8 @@ class Worker:
         """Stop and release the jobs in hand without waiting for their handlers."""
         self.stop("stop now")
         self.abandon.set()
-        for slot in self._slots:
-            slot.wake.set()
+        with self.cond:
+            self.cond.notify_all()
 
     def statistics(self) -> WorkerStatistics:
         return self.counters.snapshot()
@@ -229,19 +291,24 @@ class Worker:
             self.app.address,
         )
         try:
+            self._toucher.start()
             for slot in self._slots:
                 slot.thread.start()
             self.stopping.wait()
             deadline = self.clock() + self.config.grace
             for slot in self._slots:
-                slot.thread.join(max(0.0, deadline - self.clock()))
-            if any(s.thread.is_alive() for s in self._slots):
+                slot.settled.wait(max(0.0, deadline - self.clock()))
+            if not all(s.settled.is_set() for s in self._slots):
                 log.warning(
                     "grace of %.1fs exceeded: releasing the jobs still running", self.config.grace
                 )
                 self.stop_now()
             for slot in self._slots:
-                slot.thread.join()
+                slot.settled.wait()
+            with self.cond:
+                self._toucher_exit = True
+                self.cond.notify_all()
+            self._toucher.join()
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
@@ -280,36 +347,41 @@ class Worker:
         except ClientError:
             pass  # the connection is gone, and with it the reservation
 
-    def process(self, slot: _Slot, client: QueueClient, job: Job) -> None:
+    def process(self, slot: _Slot, client: QueueClient, job: Job) -> bool:
+        """Handle one reserved job on the slot's thread. False: it was abandoned at shutdown
+        (released by the toucher) and the slot must leave."""
         started = self.clock()
+        info = _JobInfo(client, job, self.only_tube)
         try:
-            st = client.stats_job(job)
+            tube = info.tube
+            handler = self.app.handlers.get(tube)
+            if handler is not None and handler.wants_context:
+                info.get()  # the context carries the attempt number and the TTR
         except ClientError as exc:
-            self._log_outcome(job.id, "?", 0, "lost", started, error=exc)
+            self._log_outcome(job.id, "?", None, "lost", started, error=exc)
             self.counters.add("lost")
-            return
-        handler = self.app.handlers.get(st.tube)
+            return True
         if handler is None:  # watched through another client's config: put it back untouched
-            self._apply(
-                client,
-                job,
-                st.tube,
-                st.pri,
-                st.reserves,
-                Action(Verdict.RELEASE, 0, "no handler"),
-                started,
-                None,
-            )
-            return
-        ended, error, retry_delay = self._run_handler(
-            slot, client, job, handler, st.tube, st.ttr, st.reserves
-        )
-        if ended is None:  # abandoned at shutdown: released already
-            return
-        action = decide(ended, st.reserves, handler.backoff, self.rng, retry_delay)
+            self._apply(info, Action(Verdict.RELEASE, 0, "no handler"), started, None)
+            return True
+        outcome = self._run_handler(slot, client, job, handler, info, started)
+        if outcome is None:  # abandoned at shutdown: released already
+            return False
+        ended, error, retry_delay = outcome
+        if ended is Ended.OK:
+            action = Action(Verdict.DELETE)
+        else:
+            try:
+                attempt = info.get().reserves
+            except ClientError as exc:
+                self._log_outcome(job.id, tube, None, "lost", started, error=exc)
+                self.counters.add("lost")
+                return True
+            action = decide(ended, attempt, handler.backoff, self.rng, retry_delay)
         if ended is Ended.FAILED:
             self.counters.add("failed")
-        self._apply(client, job, st.tube, st.pri, st.reserves, action, started, error)
+        self._apply(info, action, started, error)
+        return True
 
     def _run_handler(
         self,
@@ -317,64 +389,110 @@ class Worker:
         client: QueueClient,
         job: Job,
         handler: Handler,
-        tube: str,
-        ttr: float,
-        attempt: int,
-    ) -> tuple[Ended | None, BaseException | None, float | None]:
-        touch = threading.Event()
-
-        def request_touch() -> None:
-            touch.set()
-            slot.wake.set()
-
-        ctx = JobContext(job.id, tube, attempt, ttr, job.body, request_touch)
+        info: _JobInfo,
+        started: float,
+    ) -> tuple[Ended, BaseException | None, float | None] | None:
         try:
             payload = handler.serializer.loads(job.body)
         except (DecodeError, ValueError, TypeError) as exc:
             return Ended.UNDECODABLE, exc, None
-        result: dict[str, Any] = {}
-        slot.wake.clear()
+        st = info.stats
+        running = _Running(slot, job, started, None if st is None else st.ttr)
 
-        def call() -> None:
+        def request_touch() -> None:
+            with self.cond:
+                running.touch_asked = True
+                self.cond.notify_all()
+
+        ctx = None
+        if handler.wants_context and st is not None:
+            ctx = JobContext(job.id, info.tube, st.reserves, st.ttr, job.body, request_touch)
+        with self.cond:  # from here on the toucher may use the connection
+            self._running[slot.number] = running
+            self.cond.notify_all()
+        try:
+            outcome = contextvars.copy_context().run(self._call, handler, payload, ctx)
+        finally:
+            with self.cond:  # take the connection back, once a touch in flight is over
+                running.finished = True
+                self._running.pop(slot.number, None)
+                while running.busy:
+                    self.cond.wait()
+        if running.abandoned:
+            return None
+        return outcome
+
+    @staticmethod
+    def _call(
+        handler: Handler, payload: object, ctx: JobContext | None
+    ) -> tuple[Ended, BaseException | None, float | None]:
+        try:
+            args = (payload, ctx) if handler.wants_context else (payload,)
+            value = handler.func(*args)
+            if handler.is_async:
+                asyncio.run(value)
+            return Ended.OK, None, None
+        except Retry as r:
+            return Ended.RETRY, None, r.delay
+        except Bury as b:
+            return Ended.BURY, b, None
+        except BaseException as exc:  # the handler's failure is data for the policy
+            return Ended.FAILED, exc, None
+
+    # -- the toucher thread ------------------------------------------------------------------
+
+    def _touch_loop(self) -> None:
+        """Touch long-running jobs before their TTR runs out; release them all at stop_now."""
+        while True:
+            with self.cond:
+                while True:
+                    if self._toucher_exit:
+                        return
+                    now = self.clock()
+                    abandon = self.abandon.is_set()
+                    due = [
+                        r
+                        for r in self._running.values()
+                        if abandon or r.touch_asked or r.next_touch <= now
+                    ]
+                    if due:
+                        break
+                    soonest = min((r.next_touch for r in self._running.values()), default=None)
+                    self.cond.wait(None if soonest is None else max(0.0, soonest - now))
+            for r in due:
+                self._attend(r, abandon)
+
+    def _attend(self, r: _Running, abandon: bool) -> None:
+        """Touch, fetch the TTR for, or release one running job, on its slot's connection."""
+        slot = r.slot
+        with self.cond:
+            if r.finished or r.abandoned:
+                return
+            asked, r.touch_asked = r.touch_asked, False
+            r.busy = True  # the slot waits for this before it uses its connection again
+        try:
+            client = slot.client
+            assert client is not None
+            if abandon:
+                self._release_abandoned(client, r.job)
+                r.abandoned = True
+                slot.settled.set()
+                return
             try:
-                args = (payload, ctx) if handler.wants_context else (payload,)
-                value = handler.func(*args)
-                if handler.is_async:
-                    asyncio.run(value)
-                result["ended"] = Ended.OK
-            except Retry as r:
-                result["ended"], result["delay"] = Ended.RETRY, r.delay
-            except Bury as b:
-                result["ended"], result["error"] = Ended.BURY, b
-            except BaseException as exc:  # the handler's failure is data for the policy
-                result["ended"], result["error"] = Ended.FAILED, exc
-            finally:
-                slot.wake.set()
-
-        context = contextvars.copy_context()  # the handler sees the slot's resource scope
-        thread = threading.Thread(
-            target=context.run, args=(call,), name=f"tubeworks-job-{job.id}", daemon=True
-        )
-        thread.start()
-        interval = touch_interval(ttr)
-        next_touch = self.clock() + interval
-        while "ended" not in result:
-            slot.wake.wait(max(0.0, next_touch - self.clock()))
-            slot.wake.clear()
-            if "ended" in result:
-                break
-            if self.abandon.is_set():
-                self._release_abandoned(client, job)
-                return None, None, None
-            if touch.is_set() or self.clock() >= next_touch:
-                touch.clear()
-                try:
-                    client.touch(job)
+                if r.ttr is None:
+                    r.ttr = client.stats_job(r.job).ttr
+                    r.next_touch = r.reserved_at + touch_interval(r.ttr)
+                if asked or self.clock() >= r.next_touch:
+                    client.touch(r.job)
                     self.counters.add("touched")
-                except ClientError as exc:
-                    log.warning("job=%d touch failed: %s", job.id, exc)
-                next_touch = self.clock() + interval
-        return result["ended"], result.get("error"), result.get("delay")
+                    r.next_touch = self.clock() + touch_interval(r.ttr)
+            except ClientError as exc:
+                log.warning("job=%d touch failed: %s", r.job.id, exc)
+                r.next_touch = self.clock() + touch_interval(r.ttr or 1.0)
+        finally:
+            with self.cond:
+                r.busy = False
+                self.cond.notify_all()
 
     def _release_abandoned(self, client: QueueClient, job: Job) -> None:
         try:
@@ -385,27 +503,28 @@ class Worker:
             pass
 
     def _apply(
-        self,
-        client: QueueClient,
-        job: Job,
-        tube: str,
-        pri: int,
-        attempt: int,
-        action: Action,
-        started: float,
-        error: BaseException | None,
+        self, info: _JobInfo, action: Action, started: float, error: BaseException | None
     ) -> None:
+        client, job = info.client, info.job
         try:
+            tube = info.tube
             if action.verdict is Verdict.DELETE:
                 client.delete(job)
             elif action.verdict is Verdict.RELEASE:
-                client.release(job, priority=pri, delay=action.delay)
+                client.release(job, priority=info.get().pri, delay=action.delay)
             else:
-                client.bury(job, priority=pri)
+                client.bury(job, priority=info.get().pri)
         except ClientError as exc:
             self.counters.add("lost")
+            attempt = None if info.stats is None else info.stats.reserves
             self._log_outcome(
-                job.id, tube, attempt, "lost", started, reason=action.reason, error=exc
+                job.id,
+                info.known_tube or "?",
+                attempt,
+                "lost",
+                started,
+                reason=action.reason,
+                error=exc,
             )
             return
         self.counters.add(action.verdict.value)
@@ -413,7 +532,7 @@ class Worker:
         self._log_outcome(
             job.id,
             tube,
-            attempt,
+            None if info.stats is None else info.stats.reserves,
             action.verdict.value + extra,
             started,
             reason=action.reason,
@@ -424,18 +543,22 @@ class Worker:
         self,
         job_id: int,
         tube: str,
-        attempt: int,
+        attempt: int | None,
         outcome: str,
         started: float,
         *,
         reason: str = "",
         error: BaseException | None = None,
     ) -> None:
+        level = logging.INFO if outcome == "deleted" else logging.WARNING
+        if not log.isEnabledFor(level):
+            return
         took = self.clock() - started
-        line = f"job={job_id} tube={tube} attempt={attempt} outcome={outcome} duration={took:.3f}s"
+        # The attempt number is known only when stats-job was needed (see the module doc).
+        seen = "" if attempt is None else f" attempt={attempt}"
+        line = f"job={job_id} tube={tube}{seen} outcome={outcome} duration={took:.3f}s"
         if reason:
             line += f" reason={reason!r}"
         if error is not None:
             line += f" error={error!r}"
-        level = logging.INFO if outcome == "deleted" else logging.WARNING
         log.log(level, line)
