@@ -39,6 +39,7 @@ from types import FrameType
 from tubeworks.client import Client as QueueClient
 from tubeworks.client import (
     ClientError,
+    ConnectionBroken,
     DeadlineSoon,
     Forbidden,
     Job,
@@ -132,35 +133,41 @@ class _Slot:
     def run(self) -> None:
         w = self.worker
         wait = 0.1
+        job: Job | None = None  # reserved along with the last delete, if one was ready
         try:
             while True:
-                try:
-                    if self.client is None:
-                        self.client = w.app.new_client(watch=w.tubes, lazy=True)
-                    if not self.client.connected:
-                        self.client.connect()
-                    with w.lock:  # from here on stop() can see us and interrupt the reserve
+                if job is None:
+                    try:
+                        if self.client is None:
+                            self.client = w.app.new_client(watch=w.tubes, lazy=True)
+                        if not self.client.connected:
+                            self.client.connect()
+                        with w.lock:  # from here on stop() can see us and interrupt the reserve
+                            if w.stopping.is_set():
+                                break
+                            self.state = self.RESERVING
+                        job = self.client.reserve(timeout=w.config.reserve_timeout)
+                    except (TimedOut, DeadlineSoon):
+                        continue
+                    except (Unauthorized, Forbidden) as exc:
+                        # Wrong token or missing rights: retrying cannot help, so stop for good.
+                        w.refused(exc)
+                        break
+                    except TransportError as exc:
                         if w.stopping.is_set():
                             break
-                        self.state = self.RESERVING
-                    job = self.client.reserve(timeout=w.config.reserve_timeout)
-                except (TimedOut, DeadlineSoon):
-                    continue
-                except (Unauthorized, Forbidden) as exc:
-                    # Wrong token or missing rights: retrying cannot help, so stop for good.
-                    w.refused(exc)
-                    break
-                except TransportError as exc:
-                    if w.stopping.is_set():
-                        break
-                    w.counters.add("queue_errors")
-                    log.warning(
-                        "queue %s unreachable (%s); retrying in %.1fs", w.app.address, exc, wait
-                    )
-                    w.stopping.wait(wait)
-                    wait = min(wait * 2, w.config.reconnect_cap)
-                    continue
-                wait = 0.1
+                        w.counters.add("queue_errors")
+                        log.warning(
+                            "queue %s unreachable (%s); retrying in %.1fs",
+                            w.app.address,
+                            exc,
+                            wait,
+                        )
+                        w.stopping.wait(wait)
+                        wait = min(wait * 2, w.config.reconnect_cap)
+                        continue
+                    wait = 0.1
+                assert self.client is not None
                 with w.lock:
                     starting = not w.stopping.is_set()
                     self.state = self.WORKING
@@ -168,7 +175,8 @@ class _Slot:
                     w.release_unstarted(self.client, job)
                     break
                 w.counters.add("reserved")
-                if not w.process(self, self.client, job):
+                going_on, job = w.process(self, self.client, job)
+                if not going_on:
                     break  # abandoned at shutdown
                 w.after_job()
         finally:
@@ -347,9 +355,10 @@ class Worker:
         except ClientError:
             pass  # the connection is gone, and with it the reservation
 
-    def process(self, slot: _Slot, client: QueueClient, job: Job) -> bool:
-        """Handle one reserved job on the slot's thread. False: it was abandoned at shutdown
-        (released by the toucher) and the slot must leave."""
+    def process(self, slot: _Slot, client: QueueClient, job: Job) -> tuple[bool, Job | None]:
+        """Handle one reserved job on the slot's thread. Returns whether to go on (False: it
+        was abandoned at shutdown, released by the toucher, and the slot must leave) and the
+        next job, when one was reserved in the same write as this one's delete."""
         started = self.clock()
         info = _JobInfo(client, job, self.only_tube)
         try:
@@ -360,13 +369,13 @@ class Worker:
         except ClientError as exc:
             self._log_outcome(job.id, "?", None, "lost", started, error=exc)
             self.counters.add("lost")
-            return True
+            return True, None
         if handler is None:  # watched through another client's config: put it back untouched
             self._apply(info, Action(Verdict.RELEASE, 0, "no handler"), started, None)
-            return True
+            return True, None
         outcome = self._run_handler(slot, client, job, handler, info, started)
         if outcome is None:  # abandoned at shutdown: released already
-            return False
+            return False, None
         ended, error, retry_delay = outcome
         if ended is Ended.OK:
             action = Action(Verdict.DELETE)
@@ -376,12 +385,18 @@ class Worker:
             except ClientError as exc:
                 self._log_outcome(job.id, tube, None, "lost", started, error=exc)
                 self.counters.add("lost")
-                return True
+                return True, None
             action = decide(ended, attempt, handler.backoff, self.rng, retry_delay)
         if ended is Ended.FAILED:
             self.counters.add("failed")
-        self._apply(info, action, started, error)
-        return True
+        return True, self._apply(info, action, started, error, prefetch=self._may_prefetch())
+
+    def _may_prefetch(self) -> bool:
+        """Whether to reserve the next job along with this one's delete: not when stopping,
+        nor when this job is the last one before a max_jobs recycle."""
+        if self.stopping.is_set():
+            return False
+        return self.config.max_jobs is None or self._jobs_done + 1 < self.config.max_jobs
 
     def _run_handler(
         self,
@@ -503,12 +518,24 @@ class Worker:
             pass
 
     def _apply(
-        self, info: _JobInfo, action: Action, started: float, error: BaseException | None
-    ) -> None:
+        self,
+        info: _JobInfo,
+        action: Action,
+        started: float,
+        error: BaseException | None,
+        *,
+        prefetch: bool = False,
+    ) -> Job | None:
+        """Carry out the verdict. With ``prefetch``, a delete goes in one write with a
+        ``reserve-with-timeout 0`` (never blocks, so stop() need not interrupt it): a ready
+        job comes back with the delete's reply and is returned, saving a round trip."""
         client, job = info.client, info.job
+        following: Job | None = None
         try:
             tube = info.tube
-            if action.verdict is Verdict.DELETE:
+            if action.verdict is Verdict.DELETE and prefetch:
+                following = self._delete_and_reserve(client, job)
+            elif action.verdict is Verdict.DELETE:
                 client.delete(job)
             elif action.verdict is Verdict.RELEASE:
                 client.release(job, priority=info.get().pri, delay=action.delay)
@@ -526,7 +553,7 @@ class Worker:
                 reason=action.reason,
                 error=exc,
             )
-            return
+            return None
         self.counters.add(action.verdict.value)
         extra = f" delay={action.delay:.1f}s" if action.verdict is Verdict.RELEASE else ""
         self._log_outcome(
@@ -538,6 +565,22 @@ class Worker:
             reason=action.reason,
             error=error,
         )
+        return following
+
+    @staticmethod
+    def _delete_and_reserve(client: QueueClient, job: Job) -> Job | None:
+        # The client's own call builders, as its batch helpers use them: one write, two
+        # replies read in order. A broken connection after the delete's reply still counts
+        # as deleted; the reserve is then simply not answered.
+        try:
+            deleted, following = client.batch([client._delete_call(job), client._reserve_call(0)])
+        except ConnectionBroken as exc:
+            if exc.results and exc.results[0] is None:
+                return None
+            raise
+        if isinstance(deleted, ClientError):
+            raise deleted
+        return following if isinstance(following, Job) else None  # TimedOut: none ready
 
     def _log_outcome(
         self,
