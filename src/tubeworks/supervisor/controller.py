@@ -45,7 +45,7 @@ from tubeworks.supervisor.client import (
     split_namespec,
 )
 from tubeworks.supervisor.config import CtlConfig
-from tubeworks.supervisor.ctlextra import WAIT_USAGE, ExtraCommands
+from tubeworks.supervisor.ctlextra import ROLL_USAGE, WAIT_USAGE, ExtraCommands
 from tubeworks.supervisor.ctllogs import LogCommands
 
 
@@ -487,8 +487,8 @@ class Controller(LogCommands, ExtraCommands):
         if args and args[0] in USAGE:
             self.say(USAGE[args[0]])
             return
-        if args and args[0] == "wait":
-            self.say(WAIT_USAGE)
+        if args and args[0] in ("wait", "roll"):
+            self.say(WAIT_USAGE if args[0] == "wait" else ROLL_USAGE)
             return
         commands = sorted(n[3:] for n in dir(self) if n.startswith("do_"))
         self.say("\ndocumented commands (type help <topic>):\n" + "=" * 40)

@@ -67,7 +67,7 @@ def ctl_command(
 ) -> None:
     """Control a supervisord: status [--json], start, stop, restart, signal, tail [-f],
     maintail, clear, pid, avail, reread, update, add, remove, shutdown, reload, version,
-    and ours: wait, reopen.
+    and ours: wait, roll, reopen.
 
     Output and exit codes are those of supervisorctl."""
     config = _client_config(configuration, serverurl, username, password)

@@ -1,4 +1,5 @@
-"""Commands of ``tubeworks ctl`` that supervisorctl does not have: ``wait`` and ``reopen``.
+"""Commands of ``tubeworks ctl`` that supervisorctl does not have: ``wait``, ``roll`` and
+``reopen``.
 
 A mixin of :class:`controller.Controller`.  ``wait`` is for deploy scripts: it blocks until
 the named programs are RUNNING and says in one line why not when it gives up.
@@ -9,10 +10,17 @@ from __future__ import annotations
 import os
 import signal
 import time
+import xmlrpc.client
 from collections.abc import Callable
 from typing import Any, TextIO
 
-from tubeworks.supervisor.client import GENERIC, INVALID_ARGS, NOT_RUNNING, namespec
+from tubeworks.supervisor.client import (
+    GENERIC,
+    INVALID_ARGS,
+    NOT_RUNNING,
+    STOPPED_STATES,
+    namespec,
+)
 from tubeworks.supervisor.config import CtlConfig
 
 RUNNING, FATAL = 20, 200  # ProcessState values on the wire
@@ -20,6 +28,10 @@ POLL_SECONDS = 0.1
 WAIT_USAGE = (
     "wait [--timeout S] <name>...\tBlock until the named processes or groups are RUNNING\n"
     "\t\t\t\t(default timeout 60 s; exit 1 on timeout, 7 when one is FATAL)"
+)
+ROLL_USAGE = (
+    "roll <name>...\t\tRestart the named processes or groups one at a time, each\n"
+    "\t\t\t\tRUNNING (startsecs) before the next is stopped"
 )
 
 
@@ -104,6 +116,31 @@ class ExtraCommands:
                 self.exitstatus = GENERIC
                 return
             time.sleep(POLL_SECONDS)
+
+    def do_roll(self, args: list[str]) -> None:
+        """Rolling restart: never more than one of the named processes down at a time."""
+        if not args:
+            self.say("roll: expected at least one name\n" + ROLL_USAGE)
+            self.exitstatus = INVALID_ARGS
+            return
+        if not self.upcheck():
+            return
+        chosen, unknown = select(self.sv.getAllProcessInfo(), args)
+        if unknown:
+            self.say(f"roll: no such process: {', '.join(unknown)}")
+            self.exitstatus = NOT_RUNNING
+            return
+        for info in chosen:
+            spec = _spec(info)
+            try:
+                if info["state"] not in STOPPED_STATES:
+                    self.sv.stopProcess(spec, True)
+                self.sv.startProcess(spec, True)
+            except xmlrpc.client.Fault as exc:
+                self.say(f"roll: {spec} did not come back ({exc.faultString}); stopped rolling")
+                self.exitstatus = NOT_RUNNING
+                return
+            self.say(f"{spec}: restarted")
 
     def do_reopen(self, args: list[str]) -> None:
         """Ask a supervisor on this machine to reopen its logs (SIGUSR2), after logrotate."""
