@@ -97,7 +97,7 @@ def test_sigterm_finishes_the_job_in_hand_then_exits_0(
 ) -> None:
     flags = project / "flags"
     in_hand = put(client, "slow", "a")
-    proc = spawn(project, beanstalkd, "--tubes", "slow,quick")
+    proc = spawn(project, beanstalkd, "--tubes", "slow,quick", "-c", "1")
     wait_until(lambda: (flags / "started-a").exists())
     proc.send_signal(signal.SIGTERM)
     waiting = put(client, "quick", "b")  # arrives after the stop: must stay in the queue
@@ -130,7 +130,9 @@ def test_max_jobs_recycles_with_exit_0(
     project: Path, beanstalkd: RunningServer, client: Client
 ) -> None:
     ids = [put(client, "quick", str(n)) for n in range(3)]
-    status, err = finish(spawn(project, beanstalkd, "--tubes", "quick", "--max-jobs", "2"))
+    status, err = finish(
+        spawn(project, beanstalkd, "--tubes", "quick", "--max-jobs", "2", "-c", "1")
+    )
     assert status == 0, err
     assert [state(client, i) for i in ids] == ["deleted", "deleted", "ready"]
     assert "recycling after 2 jobs (max_jobs)" in err
@@ -151,3 +153,13 @@ def test_bad_app_and_tubes_are_usage_errors(project: Path, beanstalkd: RunningSe
     )
     status, err = finish(spawn(project, beanstalkd, "--tubes", "nope"))
     assert status == 2 and "no handler for tubes ['nope']; handlers: quick, slow" in err
+
+
+def test_default_concurrency_is_four_slots(
+    project: Path, beanstalkd: RunningServer, client: Client
+) -> None:
+    ids = [put(client, "quick", str(n)) for n in range(2)]
+    status, err = finish(spawn(project, beanstalkd, "--tubes", "quick", "--max-jobs", "2"))
+    assert status == 0, err
+    assert "worker started: tubes=quick concurrency=4 " in err
+    assert [state(client, i) for i in ids] == ["deleted", "deleted"]

@@ -42,7 +42,14 @@ def load_app(target: str) -> App:
 @click.command("worker")
 @click.argument("app_path", metavar="APP")
 @click.option("--tubes", "-t", default="", help="Comma-separated tubes (default: all handled).")
-@click.option("--concurrency", "-c", default=1, show_default=True, type=click.IntRange(min=1))
+@click.option(
+    "--concurrency",
+    "-c",
+    default=4,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Jobs at once: one slot thread and queue connection each.",
+)
 @click.option(
     "--address", "-a", default=None, help="Queue server host:port, tls://host:port or unix:/path."
 )
