@@ -465,14 +465,12 @@ class Worker:
                         return
                     now = self.clock()
                     abandon = self.abandon.is_set()
-                    due = [
-                        r
-                        for r in self._running.values()
-                        if abandon or r.touch_asked or r.next_touch <= now
-                    ]
+                    live = [r for r in self._running.values() if not r.abandoned]
+                    due = [r for r in live if abandon or r.touch_asked or r.next_touch <= now]
                     if due:
                         break
-                    soonest = min((r.next_touch for r in self._running.values()), default=None)
+                    # Once abandoned, a handler left running needs nothing more from us.
+                    soonest = None if abandon else min((r.next_touch for r in live), default=None)
                     self.cond.wait(None if soonest is None else max(0.0, soonest - now))
             for r in due:
                 self._attend(r, abandon)
