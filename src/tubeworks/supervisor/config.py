@@ -11,6 +11,7 @@ closest valid key, so ``autorestrat=`` no longer goes unnoticed.
 
 from __future__ import annotations
 
+import functools
 import glob
 import os
 import platform
@@ -22,6 +23,7 @@ from tubeworks.supervisor import datatypes as dt
 from tubeworks.supervisor import dotenv
 from tubeworks.supervisor import restartpolicy as rp
 from tubeworks.supervisor.ini import IniError, Loc, Section, Value, parse_ini
+from tubeworks.supervisor.limits import RLIMITS, parse_limit
 from tubeworks.supervisor.records import (
     AUTO,
     Config,
@@ -394,6 +396,11 @@ def _processes(
                 backoff_jitter=r.get("backoff_jitter", rp.fraction, "0"),
                 restart_delay=r.get("restart_delay", rp.seconds, "0"),
                 max_age=r.get("max_age", rp.seconds, "0"),
+                rlimits=tuple(
+                    r.get(f"rlimit_{name}", functools.partial(parse_limit, name), "")
+                    for name in RLIMITS
+                    if r.raw(f"rlimit_{name}")
+                ),
                 section=section.name,
                 where=where,
                 **settings,  # type: ignore[arg-type]

@@ -73,6 +73,7 @@ class ProcessConfig:
     backoff_jitter: float = 0.0
     restart_delay: float = 0.0
     max_age: float = 0.0  # 0: never recycled
+    rlimits: tuple[tuple[int, int, int], ...] = ()  # ours, limits.py: (resource, soft, hard)
     section: str = field(default="", compare=False)  # e.g. "program:web", for messages
     where: Mapping[str, Loc] = field(default_factory=dict, compare=False, repr=False)
 

@@ -59,6 +59,10 @@ EXTRA_PROGRAM_KEYS = (
     "retry_forever",
     "restart_delay",
     "max_age",
+    "rlimit_nofile",
+    "rlimit_nproc",
+    "rlimit_as",
+    "rlimit_core",
 )
 _LOG_KEYS = tuple(
     f"{stream}_{key}"

@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from tubeworks.supervisor.config import ProcessConfig
+from tubeworks.supervisor.limits import combine, limits_hook
 from tubeworks.supervisor.orphans import death_signal_hook
 from tubeworks.supervisor.records import FcgiSocket
 
@@ -138,7 +139,10 @@ def spawn_child(
             group=identity[1] if identity else None,
             extra_groups=identity[2] if identity else None,
             process_group=0,
-            preexec_fn=death_signal_hook(config.pdeathsig) if config.pdeathsig else None,
+            preexec_fn=combine(
+                limits_hook(config.rlimits) if config.rlimits else None,
+                death_signal_hook(config.pdeathsig) if config.pdeathsig else None,
+            ),
             close_fds=True,
             bufsize=0,
         )
