@@ -396,6 +396,7 @@ def _processes(
                 backoff_jitter=r.get("backoff_jitter", rp.fraction, "0"),
                 restart_delay=r.get("restart_delay", rp.seconds, "0"),
                 max_age=r.get("max_age", rp.seconds, "0"),
+                memory_limit=r.get("memory_limit", dt.byte_size, "0"),
                 rlimits=tuple(
                     r.get(f"rlimit_{name}", functools.partial(parse_limit, name), "")
                     for name in RLIMITS

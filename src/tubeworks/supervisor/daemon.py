@@ -32,6 +32,7 @@ from tubeworks.supervisor.logs import (
     syslog_lines,
 )
 from tubeworks.supervisor.manualstops import StopMemory, memory_for
+from tubeworks.supervisor.memwatch import watch_memory
 from tubeworks.supervisor.runtime import EventSink, Group, Process, diff_groups
 from tubeworks.supervisor.spawn import (
     SpawnError,
@@ -585,6 +586,7 @@ class Supervisor:
         loop.add_signal_handler(signal.SIGUSR2, self._on_usr2)
         loop.set_exception_handler(self._on_loop_error)
         self._load_stops()
+        memory = loop.create_task(watch_memory(self))
         for group_config in self.config.groups:
             self.add_group(group_config)
         if self.bus is not None:
@@ -592,6 +594,7 @@ class Supervisor:
         if on_started is not None:
             on_started()
         await self._done
+        memory.cancel()
         for handle in self._timers:
             handle.cancel()
         if self.bus is not None:

@@ -30,6 +30,7 @@ _SAMPLE_EVENTS: dict[type, list[m.Event]] = {
     m.StopTimeout: [m.StopTimeout()],
     m.RestartDue: [m.RestartDue()],
     m.AgeReached: [m.AgeReached()],
+    m.MemoryExceeded: [m.MemoryExceeded(1 << 30)],
 }
 
 

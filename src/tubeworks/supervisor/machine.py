@@ -122,6 +122,13 @@ class AgeReached:
     """Timer: a RUNNING process may have lived ``max_age`` seconds (recycle it)."""
 
 
+@dataclass(frozen=True)
+class MemoryExceeded:
+    """The process group's RSS is over ``memory_limit`` (recycle it)."""
+
+    rss: int
+
+
 Event = (
     Start
     | Spawned
@@ -135,6 +142,7 @@ Event = (
     | StopTimeout
     | RestartDue
     | AgeReached
+    | MemoryExceeded
 )
 TIMER_EVENTS = (StartSecsElapsed, BackoffElapsed, StopTimeout, RestartDue, AgeReached)
 
@@ -239,6 +247,14 @@ def _running(p: Proc, fx: list[Effect]) -> Result:
     if p.config.max_age > 0:
         fx.append(Timer(p.laststart + p.config.max_age, AgeReached()))
     return p, fx
+
+
+def _memory_exceeded(p: Proc, event: Event, now: float) -> Result:
+    assert isinstance(event, MemoryExceeded)
+    p, fx = _stop(p, event, now)
+    limit = p.config.memory_limit
+    fx.insert(0, Log("warn", f"recycling: {p.name} uses {event.rss} bytes > memory_limit={limit}"))
+    return replace(p, recycling=True), fx
 
 
 def _age_reached(p: Proc, event: Event, now: float) -> Result:
@@ -392,6 +408,7 @@ TRANSITIONS: dict[tuple[S, type], Rule] = {
     (S.BACKOFF, GiveUp): _give_up_event,
     (S.EXITED, RestartDue): _restart_due,
     (S.RUNNING, AgeReached): _age_reached,
+    (S.RUNNING, MemoryExceeded): _memory_exceeded,
     (S.STARTING, Stop): _stop,
     (S.RUNNING, Stop): _stop,
     (S.BACKOFF, Stop): _stop_backoff,

@@ -63,6 +63,7 @@ EXTRA_PROGRAM_KEYS = (
     "rlimit_nproc",
     "rlimit_as",
     "rlimit_core",
+    "memory_limit",
 )
 _LOG_KEYS = tuple(
     f"{stream}_{key}"
