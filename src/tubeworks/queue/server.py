@@ -133,10 +133,12 @@ class QueueConnection(asyncio.Protocol):
             self.server.say(f"accept {_fd(transport)}")
 
     def data_received(self, data: bytes) -> None:
-        if self.session is None:
+        session = self.session
+        if session is None:
             return  # refused in connection_made
-        self.last_active = self.server.loop.time()
-        self.session.parser.feed(data)
+        if self.server.protections.idle_timeout is not None:
+            self.last_active = self.server.loop.time()
+        session.parser.feed(data)
         self._run()
 
     def eof_received(self) -> bool | None:
@@ -195,6 +197,9 @@ class QueueConnection(asyncio.Protocol):
         if not session.out:
             return True
         server = self.server
+        if server.plain:  # no log to commit, no pending-bytes limit: just write
+            transport.write(session.take_output())
+            return True
         joblog = server.joblog
         if joblog is not None and joblog.dirty and not server.commit_log():
             session.take_output()
@@ -299,6 +304,11 @@ class QueueServer:
             self._arm_wal(self.joblog.wal.tick(time.monotonic()))
 
     # --- the one timer -------------------------------------------------------------------------
+
+    @property
+    def plain(self) -> bool:
+        """Replies can be written as they are: no log to commit first, no limit to check."""
+        return self.joblog is None and self.protections.max_pending_bytes is None
 
     def arm_timer(self) -> None:
         """(Re)schedule the timer for the store's next wake-up, if that moved."""

@@ -75,8 +75,9 @@ class Session:
             self.on_wake()
 
     def take_output(self) -> bytes:
-        data = b"".join(self.out)
-        self.out.clear()
+        out = self.out
+        data = out[0] if len(out) == 1 else b"".join(out)
+        out.clear()
         self.out_bytes = 0
         return data
 
