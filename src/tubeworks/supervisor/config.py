@@ -20,7 +20,7 @@ from socket import SOMAXCONN
 from typing import Any, TypeVar
 
 from tubeworks.supervisor import datatypes as dt
-from tubeworks.supervisor import dotenv
+from tubeworks.supervisor import deps, dotenv
 from tubeworks.supervisor import restartpolicy as rp
 from tubeworks.supervisor.ini import IniError, Loc, Section, Value, parse_ini
 from tubeworks.supervisor.limits import RLIMITS, parse_limit
@@ -397,6 +397,7 @@ def _processes(
                 restart_delay=r.get("restart_delay", rp.seconds, "0"),
                 max_age=r.get("max_age", rp.seconds, "0"),
                 memory_limit=r.get("memory_limit", dt.byte_size, "0"),
+                depends_on=tuple(r.get("depends_on", dt.list_of_strings, "")),
                 rlimits=tuple(
                     r.get(f"rlimit_{name}", functools.partial(parse_limit, name), "")
                     for name in RLIMITS
@@ -408,6 +409,15 @@ def _processes(
             )
         )
     return priority, tuple(procs)
+
+
+def _check_depends_on(groups: list[GroupConfig]) -> None:
+    for proc, dep in deps.unknown_names(groups):
+        loc = proc.where.get("depends_on")
+        raise ConfigError(f"names unknown program {dep!r}", loc, proc.section, "depends_on")
+    cycle = deps.find_cycle(deps.group_graph(groups))
+    if cycle:
+        raise ConfigError(f"depends_on cycle: {' -> '.join(cycle)}")
 
 
 def _groups(
@@ -468,6 +478,7 @@ def _groups(
         if g.name in seen:
             raise ConfigError(f"group name {g.name!r} is defined twice", g.loc, f"group:{g.name}")
         seen[g.name] = g
+    _check_depends_on(groups)
     # the order supervisord starts (and stops) groups in
     return tuple(sorted(groups, key=lambda g: (g.priority, g.name)))
 

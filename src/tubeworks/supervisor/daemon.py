@@ -20,6 +20,7 @@ import socket
 import time
 from collections.abc import Awaitable, Callable
 
+from tubeworks.supervisor import deps
 from tubeworks.supervisor import machine as m
 from tubeworks.supervisor.capture import CaptureSplitter
 from tubeworks.supervisor.config import AUTO, Config, GroupConfig, ProcessConfig
@@ -84,6 +85,31 @@ class Supervisor:
         self.use_pidfd = hasattr(os, "pidfd_open") and not os.environ.get(NO_PIDFD_ENV)
         self._sigchld_children: dict[int, Process] = {}  # pid -> process, without pidfds
         self.stops: StopMemory | None = None  # remember_manual_stops=true
+        self._waiting: list[Process] = []  # autostarts held back by depends_on
+        self.on_state_change.append(self._on_dependency_change)
+
+    def _autostart(self, process: Process) -> None:
+        missing = deps.waiting_for(process.config.depends_on, self._running())
+        if not missing:
+            self.feed(process, m.Start())
+        elif process not in self._waiting:
+            self._waiting.append(process)
+            self.log.info(f"waiting: {process.namespec} for {', '.join(missing)} (depends_on)")
+
+    def _running(self) -> dict[tuple[str, str], bool]:
+        return {(p.group, p.name): p.state == ProcessState.RUNNING for p in self.all_processes()}
+
+    def _on_dependency_change(self, process: Process, change: m.StateChanged) -> None:
+        if self._waiting and change.new == ProcessState.RUNNING:
+            asyncio.get_running_loop().call_soon(self._start_waiting)
+
+    def _start_waiting(self) -> None:
+        for process in list(self._waiting):
+            if process.removed or process.state != ProcessState.STOPPED:
+                self._waiting.remove(process)
+            elif not deps.waiting_for(process.config.depends_on, self._running()):
+                self._waiting.remove(process)
+                self.feed(process, m.Start())
 
     def _load_stops(self) -> None:
         sv = self.config.supervisord
@@ -419,7 +445,7 @@ class Supervisor:
         if self.state != SupervisorState.SHUTDOWN:
             for process in group.ordered():
                 if self._autostarts(process) and process.state == ProcessState.STOPPED:
-                    self.feed(process, m.Start())
+                    self._autostart(process)
         return group
 
     def remove_group(self, name: str) -> None:
@@ -434,6 +460,8 @@ class Supervisor:
     def start(self, process: Process) -> None:
         """A start by hand (XML-RPC), which also ends a remembered manual stop."""
         self._note_manual(process, stopped=False)
+        if process in self._waiting:
+            self._waiting.remove(process)
         self.feed(process, m.Start())
 
     def stop(self, process: Process) -> None:
@@ -566,7 +594,7 @@ class Supervisor:
         group = self.groups[config.name] = Group(config, processes)
         for process in group.ordered():
             if process.name not in kept and self._autostarts(process):
-                self.feed(process, m.Start())
+                self._autostart(process)
 
     def _release(self, process: Process) -> None:
         process.removed = True

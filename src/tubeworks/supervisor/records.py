@@ -75,6 +75,7 @@ class ProcessConfig:
     max_age: float = 0.0  # 0: never recycled
     rlimits: tuple[tuple[int, int, int], ...] = ()  # ours, limits.py: (resource, soft, hard)
     memory_limit: int = 0  # ours, memwatch.py: bytes of RSS (process group); 0: none
+    depends_on: tuple[str, ...] = ()  # ours, deps.py: groups or group:process names
     section: str = field(default="", compare=False)  # e.g. "program:web", for messages
     where: Mapping[str, Loc] = field(default_factory=dict, compare=False, repr=False)
 

@@ -64,6 +64,7 @@ EXTRA_PROGRAM_KEYS = (
     "rlimit_as",
     "rlimit_core",
     "memory_limit",
+    "depends_on",
 )
 _LOG_KEYS = tuple(
     f"{stream}_{key}"
