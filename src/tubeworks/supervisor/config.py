@@ -398,6 +398,12 @@ def _processes(
                 max_age=r.get("max_age", rp.seconds, "0"),
                 memory_limit=r.get("memory_limit", dt.byte_size, "0"),
                 depends_on=tuple(r.get("depends_on", dt.list_of_strings, "")),
+                healthcheck=r.get("healthcheck", dt.healthcheck, "")
+                if r.raw("healthcheck")
+                else "",
+                healthcheck_interval=r.get("healthcheck_interval", rp.seconds, "5"),
+                healthcheck_timeout=r.get("healthcheck_timeout", rp.seconds, "0"),
+                healthcheck_retries=r.get("healthcheck_retries", lambda s: dt.integer(s, 1), "3"),
                 rlimits=tuple(
                     r.get(f"rlimit_{name}", functools.partial(parse_limit, name), "")
                     for name in RLIMITS

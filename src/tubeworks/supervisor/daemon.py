@@ -25,6 +25,7 @@ from tubeworks.supervisor import machine as m
 from tubeworks.supervisor.capture import CaptureSplitter
 from tubeworks.supervisor.config import AUTO, Config, GroupConfig, ProcessConfig
 from tubeworks.supervisor.datatypes import signal_name
+from tubeworks.supervisor.health import watch_health
 from tubeworks.supervisor.logs import (
     ActivityLog,
     RotatingFile,
@@ -615,6 +616,7 @@ class Supervisor:
         loop.set_exception_handler(self._on_loop_error)
         self._load_stops()
         memory = loop.create_task(watch_memory(self))
+        health = loop.create_task(watch_health(self))
         for group_config in self.config.groups:
             self.add_group(group_config)
         if self.bus is not None:
@@ -623,6 +625,7 @@ class Supervisor:
             on_started()
         await self._done
         memory.cancel()
+        health.cancel()
         for handle in self._timers:
             handle.cancel()
         if self.bus is not None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import shlex
 import signal
+import urllib.parse
 from enum import Enum
 
 _TRUE = frozenset({"true", "yes", "on", "1"})
@@ -174,3 +175,16 @@ def process_or_group_name(text: str) -> str:
 def split_command(text: str) -> list[str]:
     """Split like a POSIX shell (no expansion); the daemon calls this before spawning."""
     return shlex.split(text)
+
+
+def healthcheck(text: str) -> str:
+    """``tcp://H:P``, ``http://H:P/PATH`` or ``command:CMD``, kept as written."""
+    value = text.strip()
+    if value.startswith("command:") and value[8:].strip():
+        return value
+    parts = urllib.parse.urlsplit(value)
+    if parts.scheme in ("tcp", "http") and parts.hostname and parts.port:
+        return value
+    raise ValueError(
+        f"expected tcp://HOST:PORT, http://HOST:PORT/PATH or command:COMMAND, got {text!r}"
+    )

@@ -31,6 +31,7 @@ _SAMPLE_EVENTS: dict[type, list[m.Event]] = {
     m.RestartDue: [m.RestartDue()],
     m.AgeReached: [m.AgeReached()],
     m.MemoryExceeded: [m.MemoryExceeded(1 << 30)],
+    m.Unhealthy: [m.Unhealthy("exit status 1")],
 }
 
 

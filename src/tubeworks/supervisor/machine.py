@@ -123,6 +123,13 @@ class AgeReached:
 
 
 @dataclass(frozen=True)
+class Unhealthy:
+    """Health checks failed healthcheck_retries times in a row (restart it)."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
 class MemoryExceeded:
     """The process group's RSS is over ``memory_limit`` (recycle it)."""
 
@@ -143,6 +150,7 @@ Event = (
     | RestartDue
     | AgeReached
     | MemoryExceeded
+    | Unhealthy
 )
 TIMER_EVENTS = (StartSecsElapsed, BackoffElapsed, StopTimeout, RestartDue, AgeReached)
 
@@ -254,6 +262,14 @@ def _memory_exceeded(p: Proc, event: Event, now: float) -> Result:
     p, fx = _stop(p, event, now)
     limit = p.config.memory_limit
     fx.insert(0, Log("warn", f"recycling: {p.name} uses {event.rss} bytes > memory_limit={limit}"))
+    return replace(p, recycling=True), fx
+
+
+def _unhealthy(p: Proc, event: Event, now: float) -> Result:
+    assert isinstance(event, Unhealthy)
+    p, fx = _stop(p, event, now)
+    n = p.config.healthcheck_retries
+    fx.insert(0, Log("warn", f"recycling: {p.name} failed {n} health checks ({event.reason})"))
     return replace(p, recycling=True), fx
 
 
@@ -409,6 +425,7 @@ TRANSITIONS: dict[tuple[S, type], Rule] = {
     (S.EXITED, RestartDue): _restart_due,
     (S.RUNNING, AgeReached): _age_reached,
     (S.RUNNING, MemoryExceeded): _memory_exceeded,
+    (S.RUNNING, Unhealthy): _unhealthy,
     (S.STARTING, Stop): _stop,
     (S.RUNNING, Stop): _stop,
     (S.BACKOFF, Stop): _stop_backoff,

@@ -76,6 +76,10 @@ class ProcessConfig:
     rlimits: tuple[tuple[int, int, int], ...] = ()  # ours, limits.py: (resource, soft, hard)
     memory_limit: int = 0  # ours, memwatch.py: bytes of RSS (process group); 0: none
     depends_on: tuple[str, ...] = ()  # ours, deps.py: groups or group:process names
+    healthcheck: str = ""  # ours, health.py: tcp://, http:// or command:
+    healthcheck_interval: float = 5.0
+    healthcheck_timeout: float = 0.0  # 0: the interval
+    healthcheck_retries: int = 3
     section: str = field(default="", compare=False)  # e.g. "program:web", for messages
     where: Mapping[str, Loc] = field(default_factory=dict, compare=False, repr=False)
 

@@ -65,6 +65,10 @@ EXTRA_PROGRAM_KEYS = (
     "rlimit_core",
     "memory_limit",
     "depends_on",
+    "healthcheck",
+    "healthcheck_interval",
+    "healthcheck_timeout",
+    "healthcheck_retries",
 )
 _LOG_KEYS = tuple(
     f"{stream}_{key}"
