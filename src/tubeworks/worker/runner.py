@@ -473,7 +473,12 @@ class Worker:
                     soonest = None if abandon else min((r.next_touch for r in live), default=None)
                     self.cond.wait(None if soonest is None else max(0.0, soonest - now))
             for r in due:
-                self._attend(r, abandon)
+                try:
+                    self._attend(r, abandon)
+                except Exception:  # a bug here must not end the touches of every other slot
+                    log.exception("job=%d: touching failed unexpectedly", r.job.id)
+                    with self.cond:
+                        r.next_touch = self.clock() + TTR_PROBE
 
     def _attend(self, r: _Running, abandon: bool) -> None:
         """Touch, fetch the TTR for, or release one running job, on its slot's connection."""
