@@ -272,10 +272,6 @@ def test_many_connections() -> None:
     assert oracle.transcript[-1][1][2].startswith(b"OK ")
 
 
-@known_difference(
-    "1.12's waiting set keeps its take position across an immediate reserve: after `a` got a "
-    "ready job at once, waiters b and c get jobs 3 and 2; ours gives 2 and 3"
-)
 def test_take_position_survives_an_immediate_reserve() -> None:
     """§4 "which waiting client gets it": a reserve answered at once still moves 1.12's take
     position, so the next two waiters are served second-first."""

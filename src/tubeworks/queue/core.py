@@ -274,6 +274,10 @@ class QueueCore:
         if not self._waiting_tubes:
             job = self._best_ready(conn.watch, now)
             if job is not None:
+                # As if this client had waited alone in the job's tube and been taken: the
+                # tube's rotating take position moves on (beanstalkd's ms_take), which decides
+                # who among later waiters gets the next job.
+                job.tube.take_pos = 1
                 self._take_ready(job)
                 self._reserve_job(conn, job, now)
                 return _reply_job(b"RESERVED", job)
