@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import http.server
 import socket
+import sys
 import threading
 from pathlib import Path
 
@@ -81,3 +82,32 @@ def test_failing_health_checks_restart_the_process(tmp_path: Path) -> None:
             lambda: (i := d.info()["p"])["statename"] == "RUNNING" and i["pid"] != first,
             what="p running again with a new pid",
         )
+
+
+@pytest.mark.timeout(60)
+def test_a_dependent_waits_for_the_health_check_to_pass(tmp_path: Path) -> None:
+    from servers import free_port
+
+    port = free_port()
+    listen = (
+        "import socket, time\n"
+        "time.sleep(0.5)\n"  # RUNNING (startsecs=0) well before it accepts connections
+        f"s = socket.create_server(('127.0.0.1', {port}))\n"
+        "time.sleep(1000)\n"
+    )
+    (tmp_path / "db.py").write_text(listen)
+    programs = (
+        f"[program:db]\ncommand={sys.executable} {tmp_path}/db.py\nstartsecs=0\n"
+        f"healthcheck=tcp://127.0.0.1:{port}\nhealthcheck_interval=0.1\nhealthcheck_retries=100\n"
+        "[program:app]\ncommand=sleep 1000\nstartsecs=0\ndepends_on=db\npriority=1\n"
+    )
+    conf = write_config(tmp_path, programs)
+    with running_daemon("tubeworks", conf) as d:
+        d.wait_state("app", "RUNNING")
+        log = d.activity_log()
+        assert "unhealthy: db (" in log  # probed (and refused) before it listened
+        order = [
+            log.index(s)
+            for s in ("success: db entered RUNNING", "ready: db passed", "spawned: 'app'")
+        ]
+        assert order == sorted(order)

@@ -98,10 +98,15 @@ class Supervisor:
             self.log.info(f"waiting: {process.namespec} for {', '.join(missing)} (depends_on)")
 
     def _running(self) -> dict[tuple[str, str], bool]:
-        return {(p.group, p.name): p.state == ProcessState.RUNNING for p in self.all_processes()}
+        return {(p.group, p.name): p.ready for p in self.all_processes()}
 
     def _on_dependency_change(self, process: Process, change: m.StateChanged) -> None:
-        if self._waiting and change.new == ProcessState.RUNNING:
+        if change.new == ProcessState.RUNNING:
+            self.dependency_ready()
+
+    def dependency_ready(self) -> None:
+        """A process became ready: start what waited for it (soon, not inside a step)."""
+        if self._waiting:
             asyncio.get_running_loop().call_soon(self._start_waiting)
 
     def _start_waiting(self) -> None:

@@ -111,7 +111,7 @@ async def watch_health(sv: Supervisor) -> None:
             live.add(id(process))
             t = tracks.get(id(process))
             if t is None or t.pid != process.proc.pid:
-                t = tracks[id(process)] = _Track(process.proc.pid, now + c.healthcheck_interval)
+                t = tracks[id(process)] = _Track(process.proc.pid, now)  # first probe at once
             _advance(sv, process, t, now)
         for key in set(tracks) - live:
             task = tracks.pop(key).task
@@ -133,7 +133,12 @@ def _advance(sv: Supervisor, process: Process, t: _Track, now: float) -> None:
     t.task, t.due = None, now + c.healthcheck_interval
     if reason is None:
         t.failures = 0
+        if process.healthy_pid != process.proc.pid:
+            process.healthy_pid = process.proc.pid
+            sv.log.info(f"ready: {process.namespec} passed its health check")
+            sv.dependency_ready()
         return
+    process.healthy_pid = 0
     t.failures += 1
     t.last = reason
     sv.log.log("warn", f"unhealthy: {process.namespec} ({reason}), {t.failures} in a row")

@@ -30,6 +30,14 @@ class Process:
     capture: dict[str, CaptureSplitter] = field(default_factory=dict)  # capture mode channels
     stdin_pending: bytes = b""  # written to the child's stdin as it reads
     stampers: dict[str, LineStamper] = field(default_factory=dict)  # log_timestamps channels
+    healthy_pid: int = 0  # the pid whose health check last passed (health.py)
+
+    @property
+    def ready(self) -> bool:
+        """RUNNING, and with a healthcheck, passing it (what depends_on waits for)."""
+        if self.proc.state != ProcessState.RUNNING:
+            return False
+        return not self.proc.config.healthcheck or self.healthy_pid == self.proc.pid
 
     @property
     def config(self) -> ProcessConfig:
