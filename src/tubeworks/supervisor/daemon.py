@@ -20,7 +20,6 @@ import socket
 import time
 from collections.abc import Awaitable, Callable
 
-from tubeworks.supervisor import deps
 from tubeworks.supervisor import machine as m
 from tubeworks.supervisor.capture import CaptureSplitter
 from tubeworks.supervisor.config import AUTO, Config, GroupConfig, ProcessConfig
@@ -33,7 +32,7 @@ from tubeworks.supervisor.logs import (
     send_to_syslog,
     syslog_lines,
 )
-from tubeworks.supervisor.manualstops import StopMemory, memory_for
+from tubeworks.supervisor.manualstops import StopMemory
 from tubeworks.supervisor.memwatch import watch_memory
 from tubeworks.supervisor.runtime import EventSink, Group, Process, diff_groups
 from tubeworks.supervisor.spawn import (
@@ -45,6 +44,7 @@ from tubeworks.supervisor.spawn import (
     spawn_child,
 )
 from tubeworks.supervisor.stamps import LineStamper
+from tubeworks.supervisor.startrules import StartRules
 from tubeworks.supervisor.states import (
     RUNNING_STATES,
     STOPPED_STATES,
@@ -61,7 +61,7 @@ NO_PIDFD_ENV = "TUBEWORKS_SUPERVISOR_NO_PIDFD"  # set to use SIGCHLD instead of 
 __all__ = ["EventSink", "Group", "Process", "Supervisor", "diff_groups"]
 
 
-class Supervisor:
+class Supervisor(StartRules):
     """Runs the process groups of a :class:`Config`.  Create, then ``await run()``."""
 
     def __init__(self, config: Config, loader: Callable[[], Config], log: ActivityLog) -> None:
@@ -88,48 +88,6 @@ class Supervisor:
         self.stops: StopMemory | None = None  # remember_manual_stops=true
         self._waiting: list[Process] = []  # autostarts held back by depends_on
         self.on_state_change.append(self._on_dependency_change)
-
-    def _autostart(self, process: Process) -> None:
-        missing = deps.waiting_for(process.config.depends_on, self._running())
-        if not missing:
-            self.feed(process, m.Start())
-        elif process not in self._waiting:
-            self._waiting.append(process)
-            self.log.info(f"waiting: {process.namespec} for {', '.join(missing)} (depends_on)")
-
-    def _running(self) -> dict[tuple[str, str], bool]:
-        return {(p.group, p.name): p.ready for p in self.all_processes()}
-
-    def _on_dependency_change(self, process: Process, change: m.StateChanged) -> None:
-        if change.new == ProcessState.RUNNING:
-            self.dependency_ready()
-
-    def dependency_ready(self) -> None:
-        """A process became ready: start what waited for it (soon, not inside a step)."""
-        if self._waiting:
-            asyncio.get_running_loop().call_soon(self._start_waiting)
-
-    def _start_waiting(self) -> None:
-        for process in list(self._waiting):
-            if process.removed or process.state != ProcessState.STOPPED:
-                self._waiting.remove(process)
-            elif not deps.waiting_for(process.config.depends_on, self._running()):
-                self._waiting.remove(process)
-                self.feed(process, m.Start())
-
-    def _load_stops(self) -> None:
-        sv = self.config.supervisord
-        self.stops = memory_for(sv.remember_manual_stops, sv.pidfile, self.stops)
-
-    def _autostarts(self, process: Process) -> bool:
-        return process.config.autostart and not (
-            self.stops is not None and process.namespec in self.stops
-        )
-
-    def _note_manual(self, process: Process, stopped: bool) -> None:
-        error = self.stops.note(process.namespec, stopped) if self.stops else None
-        if error:
-            self.log.log("error", error)
 
     # ---- lookups ----
 
