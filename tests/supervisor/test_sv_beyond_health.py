@@ -75,12 +75,17 @@ def test_failing_health_checks_restart_the_process(tmp_path: Path) -> None:
     conf = write_config(tmp_path, programs)
     with running_daemon("tubeworks", conf) as d:
         first = d.wait_state("p", "RUNNING")["pid"]
+        wait_for(lambda: d.info()["p"]["description"].endswith(", health ok"), what="health ok")
         flag.unlink()
         d.wait_log("recycling: p failed 2 health checks (exit status 1)")
         assert "unhealthy: p (exit status 1), 2 in a row" in d.activity_log()
         wait_for(
             lambda: (i := d.info()["p"])["statename"] == "RUNNING" and i["pid"] != first,
             what="p running again with a new pid",
+        )
+        wait_for(
+            lambda: ", health failing (exit status 1, " in d.info()["p"]["description"],
+            what="health failing in the description",
         )
 
 

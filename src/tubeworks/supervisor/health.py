@@ -112,6 +112,7 @@ async def watch_health(sv: Supervisor) -> None:
             t = tracks.get(id(process))
             if t is None or t.pid != process.proc.pid:
                 t = tracks[id(process)] = _Track(process.proc.pid, now)  # first probe at once
+                process.health = "pending"
             _advance(sv, process, t, now)
         for key in set(tracks) - live:
             task = tracks.pop(key).task
@@ -133,6 +134,7 @@ def _advance(sv: Supervisor, process: Process, t: _Track, now: float) -> None:
     t.task, t.due = None, now + c.healthcheck_interval
     if reason is None:
         t.failures = 0
+        process.health = "ok"
         if process.healthy_pid != process.proc.pid:
             process.healthy_pid = process.proc.pid
             sv.log.info(f"ready: {process.namespec} passed its health check")
@@ -141,6 +143,7 @@ def _advance(sv: Supervisor, process: Process, t: _Track, now: float) -> None:
     process.healthy_pid = 0
     t.failures += 1
     t.last = reason
+    process.health = f"failing ({reason}, {t.failures} in a row)"
     sv.log.log("warn", f"unhealthy: {process.namespec} ({reason}), {t.failures} in a row")
     if t.failures >= c.healthcheck_retries:
         t.failures = 0

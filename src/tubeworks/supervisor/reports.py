@@ -101,4 +101,6 @@ def process_info(process: Process) -> dict[str, Any]:
         "pid": proc.pid,
     }
     info["description"] = describe(info)
+    if process.config.healthcheck and proc.state == ProcessState.RUNNING:
+        info["description"] += f", health {process.health}"  # ours: only with healthcheck=
     return info

@@ -31,6 +31,7 @@ class Process:
     stdin_pending: bytes = b""  # written to the child's stdin as it reads
     stampers: dict[str, LineStamper] = field(default_factory=dict)  # log_timestamps channels
     healthy_pid: int = 0  # the pid whose health check last passed (health.py)
+    health: str = "pending"  # the last health check result, shown in the description
 
     @property
     def ready(self) -> bool:
