@@ -67,5 +67,12 @@ EIO = errno.EIO
 
 
 def dir_bytes(path: str) -> int:
-    """Bytes the files of a directory take (their lengths)."""
-    return sum(os.path.getsize(os.path.join(path, n)) for n in os.listdir(path))
+    """Bytes the files of a directory take (their lengths). A file the log's background
+    remover deletes while we look counts as gone."""
+    total = 0
+    for entry in os.scandir(path):
+        try:
+            total += entry.stat().st_size
+        except FileNotFoundError:
+            pass
+    return total
