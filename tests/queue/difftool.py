@@ -173,10 +173,9 @@ def waiting(n: int) -> WaitStat:
     return WaitStat("current-waiting", str(n))
 
 
-# Reported differences of ours from 1.12 are xfail. Non-strict while the server is being
-# written (a fix must not turn the suite red), strict at the end of the session (a fix then
-# shows up as XPASS and the mark must go).
-KNOWN_STRICT = False
+# Reported differences of ours from 1.12 are xfail, strict: when one gets fixed (or declared
+# deliberate and the test changed), the XPASS fails the suite and the mark must go.
+KNOWN_STRICT = True
 
 
 def known_difference(reason: str) -> pytest.MarkDecorator:
