@@ -249,7 +249,6 @@ class QueueServer:
         *,
         verbose: int = 0,
         say: Callable[[str], None] = print,
-        on_ready: Callable[[], None] | None = None,
         protections: Protections = Protections(),
     ) -> None:
         self.core = core
@@ -258,7 +257,6 @@ class QueueServer:
         self.address = address
         self.verbose = verbose
         self.say = say
-        self.on_ready = on_ready
         self.connections: set[QueueConnection] = set()
         self.loop = asyncio.get_running_loop()
         self._timer: asyncio.TimerHandle | None = None
@@ -266,7 +264,6 @@ class QueueServer:
         self._servers: list[asyncio.base_events.Server] = []
         self._stopping = asyncio.Event()
         self._signals: list[int] = []
-        self.listening_sockets: list[socket.socket] = []
         self.joblog: WalJobLog | None = None
         self._wal_timer: asyncio.TimerHandle | None = None
         self._wal_timer_at = 0.0
@@ -339,7 +336,6 @@ class QueueServer:
         else:
             sock = _tcp_listener(addr.host, addr.port)
             tls = self.protections.tls
-        self.listening_sockets.append(sock)
         server = await self.loop.create_server(
             lambda: QueueConnection(self), sock=sock, backlog=1024, start_serving=False, ssl=tls
         )
@@ -405,8 +401,6 @@ class QueueServer:
         """Serve until SIGTERM/SIGINT (or :meth:`request_stop`), then stop gracefully."""
         if not self._signals:
             self.install_signal_handlers()
-        if self.on_ready:
-            self.on_ready()
         try:
             await self._stopping.wait()
         finally:

@@ -133,8 +133,6 @@ class Session:
             if cmd[2] is not None:
                 core.cmd_counts[cmd[2]] += 1
             return cmd[1]  # type: ignore[no-any-return]
-        if op == Op.RESERVE_TIMEOUT:
-            return core.reserve(conn, cmd[1], now)
         if op == Op.USE:
             return core.use(conn, cmd[1])
         if op == Op.WATCH:
