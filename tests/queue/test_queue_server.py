@@ -211,9 +211,14 @@ def test_default_listen_address_is_loopback() -> None:
     proc = subprocess.Popen([*tubeworks_argv(), "queue", "-p", str(port)])
     try:
         wait_listening("127.0.0.1", port, proc)
-        conns = subprocess.run(["ss", "-ltn", f"sport = :{port}"], capture_output=True, text=True)
-        if conns.returncode == 0:
-            assert f"127.0.0.1:{port}" in conns.stdout
+        import psutil
+
+        listening = [
+            c.laddr
+            for c in psutil.Process(proc.pid).net_connections(kind="inet")
+            if c.status == psutil.CONN_LISTEN
+        ]
+        assert [(a.ip, a.port) for a in listening] == [("127.0.0.1", port)]
     finally:
         proc.terminate()
         assert proc.wait(10) == 0
